@@ -1,0 +1,374 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/ikcgate/ikcgate/perlcompat"
+	"github.com/ikcgate/ikcgate/protocol"
+)
+
+// rsvpPrefix starts the state names of our calls' replies: IKC/ikcgate:rsvp:N.
+// They are always sent in hash form, where any characters are fine.
+const rsvpPrefix = "ikcgate:rsvp:"
+
+// pendingCall waits for the reply to one call.
+type pendingCall struct {
+	state  string
+	target string // the request as Perl names it in error texts
+	ch     *channel
+	once   sync.Once
+	done   chan struct{}
+	value  perlcompat.Value
+	err    error
+}
+
+func (p *pendingCall) finish(v perlcompat.Value, err error) {
+	p.once.Do(func() {
+		p.value, p.err = v, err
+		close(p.done)
+	})
+}
+
+// spec parses a destination the way IKC/post does: a string lacking
+// "poe:" gets "poe://" in front.
+func parseDestination(to string) (protocol.Specifier, error) {
+	if !strings.HasPrefix(to, "poe:") {
+		to = "poe://" + to
+	}
+	sp, err := protocol.ParseSpecifier(to)
+	if err != nil {
+		return sp, err
+	}
+	if sp.Session == "" || sp.State == "" {
+		return sp, fmt.Errorf("gateway: %q needs a session and a state", to)
+	}
+	return sp, nil
+}
+
+// PostOption adjusts a Post or a Call.
+type PostOption func(*postOptions)
+
+type postOptions struct{ from string }
+
+// From names the local session the request comes from. Perl handlers that
+// post to their SENDER then reach that session's published states here.
+func From(session string) PostOption { return func(o *postOptions) { o.from = session } }
+
+// Post sends params to the state named by to ("poe://Kernel/session/state",
+// or "Kernel/session/state"), fire and forget. Kernel "*" posts to every
+// channel and to this kernel. params is converted with perlcompat.FromGo
+// (a perlcompat.Value goes as it is). It returns once the message is
+// queued for each destination.
+func (k *Kernel) Post(ctx context.Context, to string, params any, opts ...PostOption) error {
+	sp, err := parseDestination(to)
+	if err != nil {
+		return err
+	}
+	return k.PostSpec(ctx, sp, params, opts...)
+}
+
+// PostSpec is Post with a parsed specifier.
+func (k *Kernel) PostSpec(ctx context.Context, to protocol.Specifier, params any, opts ...PostOption) error {
+	v, err := perlcompat.FromGo(params)
+	if err != nil {
+		return err
+	}
+	var o postOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	if k.isClosing() {
+		return ErrShutdown
+	}
+	targets, local, err := k.resolve(to.Kernel)
+	if err != nil {
+		return err
+	}
+	if local {
+		msg := protocol.NewPost(to, v)
+		if o.from != "" {
+			msg.From = protocol.ProxyFrom(k.id, o.from)
+		}
+		if err := k.postLocal(ctx, msg); err != nil {
+			return err
+		}
+	}
+	for _, ch := range targets {
+		if err := k.postOn(ctx, ch, to, v, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (k *Kernel) postOn(ctx context.Context, ch *channel, to protocol.Specifier, v perlcompat.Value, o postOptions) error {
+	msg := protocol.NewPost(to, v)
+	if o.from != "" {
+		msg.From = protocol.ProxyFrom(ch.localID, o.from)
+	}
+	return ch.send(ctx, msg)
+}
+
+// resolve turns a kernel name into channels, as Perl's channel_list does:
+// "*" is every channel and this kernel; a local name is this kernel.
+func (k *Kernel) resolve(name string) (chans []*channel, local bool, err error) {
+	switch {
+	case name == "*":
+		return k.allChannels(), true, nil
+	case name == "":
+		return nil, false, fmt.Errorf("%w: the specifier names no kernel (Perl has no working default)", ErrUnknownKernel)
+	case k.isLocalName(name):
+		return nil, true, nil
+	}
+	if ch := k.lookup(name); ch != nil {
+		return []*channel{ch}, false, nil
+	}
+	if k.isOwnChannelID(name) {
+		return nil, true, nil
+	}
+	return nil, false, fmt.Errorf("%w %q", ErrUnknownKernel, name)
+}
+
+// isOwnChannelID reports one of the fresh IDs our dialled channels
+// announce: they name this kernel too.
+func (k *Kernel) isOwnChannelID(name string) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for ch := range k.channels {
+		if ch.localID == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Call sends params to the state named by to and waits for the reply. It
+// fails with a *RemoteError when the remote kernel reports one, with
+// ErrDisconnected at once when the channel closes, and with ErrNoReply
+// when ctx's deadline (or Config.CallTimeout, if ctx has none) passes:
+// Perl sends no reply when the handler returns undef.
+func (k *Kernel) Call(ctx context.Context, to string, params any, opts ...PostOption) (perlcompat.Value, error) {
+	sp, err := parseDestination(to)
+	if err != nil {
+		return nil, err
+	}
+	return k.CallSpec(ctx, sp, params, opts...)
+}
+
+// CallSpec is Call with a parsed specifier.
+func (k *Kernel) CallSpec(ctx context.Context, to protocol.Specifier, params any, opts ...PostOption) (perlcompat.Value, error) {
+	v, err := perlcompat.FromGo(params)
+	if err != nil {
+		return nil, err
+	}
+	var o postOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	if to.Kernel == "*" {
+		return nil, errors.New("gateway: Call needs one kernel, not \"*\"")
+	}
+	if k.isClosing() {
+		return nil, ErrShutdown
+	}
+	targets, local, err := k.resolve(to.Kernel)
+	if err != nil {
+		return nil, err
+	}
+	if local {
+		return k.callLocal(ctx, to, v, o.from)
+	}
+	return k.callOn(ctx, targets[0], to, v, o)
+}
+
+// callOn sends a call on ch and waits for its reply.
+func (k *Kernel) callOn(ctx context.Context, ch *channel, to protocol.Specifier, v perlcompat.Value, o postOptions) (perlcompat.Value, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, k.cfg.CallTimeout)
+		defer cancel()
+	}
+	p := k.newPending(ch, to)
+	rsvp := protocol.Specifier{Kernel: ch.localID, Session: rsvpSession, State: p.state}
+	msg := protocol.NewCall(to, v, rsvp)
+	msg.RsvpValue = rsvp.Value()
+	if o.from != "" {
+		msg.From = protocol.ProxyFrom(ch.localID, o.from)
+	}
+	p.target = msg.Target().String()
+	if err := ch.addPending(p); err != nil {
+		return nil, err
+	}
+	if err := ch.send(ctx, msg); err != nil {
+		k.dropPending(ch, p)
+		return nil, err
+	}
+	select {
+	case <-p.done:
+		return p.value, p.err
+	case <-ctx.Done():
+		k.dropPending(ch, p)
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("%w from %s within the deadline (Perl sends none for undef)", ErrNoReply, to.String())
+		}
+		return nil, ctx.Err()
+	}
+}
+
+func (k *Kernel) newPending(ch *channel, to protocol.Specifier) *pendingCall {
+	return &pendingCall{
+		state: rsvpPrefix + strconv.FormatUint(k.rsvpSeq.Add(1), 10),
+		ch:    ch,
+		done:  make(chan struct{}),
+	}
+}
+
+func (ch *channel) addPending(p *pendingCall) error {
+	ch.mu.Lock()
+	if ch.failErr != nil {
+		ch.mu.Unlock()
+		return fmt.Errorf("%w: %v", ErrDisconnected, ch.failErr)
+	}
+	ch.pending[p.state] = p
+	ch.mu.Unlock()
+	if ch.k.cfg.Rsvp == RsvpPerl {
+		ch.k.mu.Lock()
+		ch.k.pending[p.state] = p
+		ch.k.mu.Unlock()
+	}
+	return nil
+}
+
+// takePending removes and returns the call a reply to state on ch
+// settles. Under RsvpStrict only the channel the call went out on may
+// settle it; under RsvpPerl any channel may.
+func (k *Kernel) takePending(ch *channel, state string) *pendingCall {
+	if k.cfg.Rsvp == RsvpPerl {
+		k.mu.Lock()
+		p := k.pending[state]
+		delete(k.pending, state)
+		k.mu.Unlock()
+		if p == nil {
+			return nil
+		}
+		p.ch.mu.Lock()
+		delete(p.ch.pending, state)
+		p.ch.mu.Unlock()
+		return p
+	}
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	p := ch.pending[state]
+	delete(ch.pending, state)
+	return p
+}
+
+func (k *Kernel) dropPending(ch *channel, p *pendingCall) {
+	ch.mu.Lock()
+	delete(ch.pending, p.state)
+	ch.mu.Unlock()
+	if k.cfg.Rsvp == RsvpPerl {
+		k.mu.Lock()
+		delete(k.pending, p.state)
+		k.mu.Unlock()
+	}
+}
+
+// forgetPending drops the kernel-wide entries of a failed channel.
+func (k *Kernel) forgetPending(ch *channel) {
+	if k.cfg.Rsvp != RsvpPerl {
+		return
+	}
+	k.mu.Lock()
+	for s, p := range k.pending {
+		if p.ch == ch {
+			delete(k.pending, s)
+		}
+	}
+	k.mu.Unlock()
+}
+
+// pendingFor finds the oldest pending call whose request a remote_error
+// text names.
+func (ch *channel) pendingFor(msg string) *pendingCall {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	var best *pendingCall
+	var bestN uint64
+	for _, p := range ch.pending {
+		i := strings.Index(msg, ".  Request "+p.target)
+		if i < 0 {
+			continue
+		}
+		rest := msg[i+len(".  Request ")+len(p.target):]
+		if rest != "" && !strings.HasPrefix(rest, " sent by ") {
+			continue
+		}
+		n, _ := strconv.ParseUint(strings.TrimPrefix(p.state, rsvpPrefix), 10, 64)
+		if best == nil || n < bestN {
+			best, bestN = p, n
+		}
+	}
+	if best != nil {
+		delete(ch.pending, best.state)
+	}
+	return best
+}
+
+// postLocal runs a request addressed to this kernel itself.
+func (k *Kernel) postLocal(ctx context.Context, msg *protocol.Request) error {
+	if msg.Event.Session == ikcSession && strings.HasPrefix(msg.Event.State, rsvpPrefix) {
+		k.deliverLocal(msg)
+		return nil
+	}
+	k.wg.Add(1)
+	go func() {
+		defer k.wg.Done()
+		k.respond(nil, msg)
+	}()
+	return nil
+}
+
+// callLocal calls a handler of this kernel directly.
+func (k *Kernel) callLocal(ctx context.Context, to protocol.Specifier, v perlcompat.Value, from string) (perlcompat.Value, error) {
+	msg := protocol.NewCall(to, v, protocol.Specifier{Kernel: k.id, Session: rsvpSession, State: "local"})
+	if from != "" {
+		msg.From = protocol.ProxyFrom(k.id, from)
+	}
+	target := msg.Target()
+	var h Handler
+	var err error
+	if target.Session == ikcSession {
+		h, err = k.builtin(target.State)
+	} else {
+		h, err = k.mux.find(target.Session, target.State)
+	}
+	if err != nil {
+		return nil, &RemoteError{Message: msg.ErrorMessage(err.Error()), When: protocol.StepCheck, Kernel: k.id}
+	}
+	args, err := msg.Args()
+	if err != nil {
+		return nil, &RemoteError{Message: msg.ErrorMessage(err.Error()), When: protocol.StepRequest, Kernel: k.id}
+	}
+	r := &Request{Session: target.Session, State: target.State, Args: args, From: msg.From, WantReply: true, Message: msg, k: k}
+	res, err := invoke(ctx, h, r)
+	if err != nil {
+		return nil, &RemoteError{Message: msg.ErrorMessage(err.Error()), When: protocol.StepInvocation, Kernel: k.id}
+	}
+	if perlcompat.IsUndef(res) {
+		<-ctx.Done()
+		return nil, fmt.Errorf("%w from %s: the handler returned undef", ErrNoReply, to.String())
+	}
+	return res, nil
+}
+
+// deliverLocal handles a reply addressed to this kernel with no channel:
+// local calls return directly, so there is nothing to settle.
+func (k *Kernel) deliverLocal(msg *protocol.Request) {
+	k.log.Trace("local reply dropped", "event", msg.Event.String())
+}

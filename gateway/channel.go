@@ -1,0 +1,383 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/ikcgate/ikcgate/perlcompat"
+	"github.com/ikcgate/ikcgate/protocol"
+)
+
+// channel is one negotiated connection to another kernel. Three goroutines
+// serve it, each easy to find:
+//
+//   - the reader (run) reads frames, thaws them and routes each request:
+//     replies to our calls and error reports are settled at once, requests
+//     for handlers go to the work queue (when it is full, reading pauses:
+//     back-pressure reaches the peer through TCP);
+//   - the worker runs handlers one request at a time, in arrival order, as
+//     a Perl kernel does, so a post followed by a call sees the post done;
+//   - the writer drains the send queue through a buffered writer that is
+//     flushed whenever the queue is empty, so bursts take one syscall.
+//
+// Senders freeze and frame their message on their own goroutine and queue
+// the bytes; the queue is bounded (Config.SendQueue).
+type channel struct {
+	k          *Kernel
+	nc         net.Conn
+	log        hclog.Logger
+	res        protocol.Result
+	freezer    perlcompat.Freezer
+	server     bool
+	localID    string   // the kernel ID announced on this channel
+	localNames []string // every name announced on it
+	remoteID   string
+	names      []string // names registered for the peer (guarded by k.mu)
+
+	ctx    context.Context // cancelled when the channel fails
+	cancel context.CancelFunc
+
+	sendq chan []byte
+	work  chan *protocol.Request
+
+	mu        sync.Mutex
+	draining  bool // no new work or frames: flushing before close
+	senders   int  // enqueues in progress
+	sendersOK chan struct{}
+	failErr   error
+	dead      chan struct{} // closed by fail
+	pending   map[string]*pendingCall
+
+	drainCh chan struct{} // closed by drain
+	wdone   chan struct{} // writer finished
+	kdone chan struct{} // worker finished
+}
+
+func newChannel(k *Kernel, nc net.Conn, res protocol.Result, fz perlcompat.Freezer, server bool, localID string, localNames []string) *channel {
+	ctx, cancel := context.WithCancel(context.Background())
+	remote := res.PeerKernelID
+	ch := &channel{
+		k:          k,
+		nc:         nc,
+		res:        res,
+		freezer:    fz,
+		server:     server,
+		localID:    localID,
+		localNames: localNames,
+		remoteID:   remote,
+		ctx:        ctx,
+		cancel:     cancel,
+		sendq:      make(chan []byte, k.cfg.SendQueue),
+		work:       make(chan *protocol.Request, k.cfg.WorkQueue),
+		dead:       make(chan struct{}),
+		pending:    map[string]*pendingCall{},
+		drainCh:    make(chan struct{}),
+		wdone:      make(chan struct{}),
+		kdone:      make(chan struct{}),
+	}
+	ch.log = k.log.With("peer", nc.RemoteAddr().String(), "remote", remote)
+	return ch
+}
+
+// run is the reader; it starts the writer and worker and returns when all
+// three are done and the channel is unregistered.
+func (ch *channel) run(leftover []byte) {
+	go ch.writeLoop()
+	go ch.workLoop()
+	fr := protocol.NewFrameReader(ch.nc, leftover, ch.k.cfg.MaxFrameSize)
+	var err error
+	for {
+		var payload []byte
+		payload, err = fr.ReadFrame()
+		if err != nil {
+			break
+		}
+		var v perlcompat.Value
+		v, err = ch.freezer.Thaw(payload)
+		if err != nil {
+			err = fmt.Errorf("thaw %d-byte %s frame: %w", len(payload), ch.freezer.Name(), err)
+			break
+		}
+		req, derr := protocol.DecodeRequest(v)
+		if req == nil || errors.Is(derr, protocol.ErrFromNotHash) {
+			// A Perl kernel dies on these; we close the channel instead.
+			err = fmt.Errorf("unusable request: %w", derr)
+			break
+		}
+		if derr != nil {
+			ch.log.Debug("request has unusable keys; continuing", "error", derr)
+		}
+		if !ch.route(req, derr) {
+			break // the channel failed while queueing work
+		}
+	}
+	switch {
+	case errors.Is(err, io.EOF):
+		err = ErrDisconnected
+	case ch.isDraining() && errors.Is(err, net.ErrClosed):
+		err = nil
+	}
+	ch.fail(err)
+	<-ch.wdone
+	<-ch.kdone
+	ch.k.closed(ch)
+}
+
+// route settles replies and error reports on the reader and queues the
+// rest for the worker. It returns false if the channel died meanwhile.
+func (ch *channel) route(req *protocol.Request, derr error) bool {
+	if ch.settle(req) {
+		return true
+	}
+	if ch.isDraining() {
+		ch.log.Debug("request refused: shutting down", "event", req.Event.String())
+		return true
+	}
+	select {
+	case ch.work <- req:
+		return true
+	case <-ch.dead:
+		return false
+	}
+}
+
+func (ch *channel) workLoop() {
+	defer close(ch.kdone)
+	for {
+		select {
+		case req := <-ch.work:
+			ch.k.respond(ch, req)
+		case <-ch.drainCh:
+			ch.finishDraining()
+			return
+		case <-ch.dead:
+			return
+		}
+	}
+}
+
+func (ch *channel) writeLoop() {
+	defer close(ch.wdone)
+	bw := bufio.NewWriterSize(ch.nc, 32<<10)
+	write := func(f []byte) bool {
+		if _, err := bw.Write(f); err != nil {
+			ch.fail(fmt.Errorf("write: %w", err))
+			return false
+		}
+		return true
+	}
+	for {
+		select {
+		case f := <-ch.sendq:
+			stop := f == nil
+			if !stop && !write(f) {
+				return
+			}
+			// Take whatever else is queued before paying for a flush.
+			for more := !stop; more; {
+				select {
+				case f = <-ch.sendq:
+					if f == nil {
+						stop, more = true, false
+					} else if !write(f) {
+						return
+					}
+				default:
+					more = false
+				}
+			}
+			if err := bw.Flush(); err != nil {
+				ch.fail(fmt.Errorf("write: %w", err))
+				return
+			}
+			if stop { // the flush marker of drain: all is written
+				ch.fail(nil)
+				return
+			}
+		case <-ch.dead:
+			return
+		}
+	}
+}
+
+// send freezes and frames msg and queues it.
+func (ch *channel) send(ctx context.Context, msg *protocol.Request) error {
+	frame, err := ch.encode(msg)
+	if err != nil {
+		return err
+	}
+	return ch.enqueue(ctx, frame)
+}
+
+func (ch *channel) encode(msg *protocol.Request) ([]byte, error) {
+	// Freeze behind room for the length header, then write the header in
+	// front of the payload: one allocation, no copy of the payload.
+	const room = 20
+	buf := make([]byte, room, 512)
+	out, err := ch.freezer.Freeze(buf, msg.Value())
+	if err != nil {
+		return nil, fmt.Errorf("gateway: freeze with %s: %w", ch.freezer.Name(), err)
+	}
+	n := len(out) - room
+	if n <= 0 {
+		return nil, protocol.ErrEmptyFrame
+	}
+	if n > ch.k.cfg.MaxFrameSize {
+		return nil, fmt.Errorf("gateway: %w: %d-byte message, MaxFrameSize %d", protocol.ErrFrameTooLarge, n, ch.k.cfg.MaxFrameSize)
+	}
+	var hdr [room + 1]byte
+	h := strconv.AppendInt(hdr[:0], int64(n), 10)
+	h = append(h, 0)
+	start := room - len(h)
+	copy(out[start:], h)
+	return out[start:], nil
+}
+
+func (ch *channel) enqueue(ctx context.Context, frame []byte) error {
+	ch.mu.Lock()
+	if ch.failErr != nil {
+		ch.mu.Unlock()
+		return fmt.Errorf("%w: %v", ErrDisconnected, ch.failErr)
+	}
+	if ch.senders < 0 {
+		ch.mu.Unlock()
+		return ErrShutdown
+	}
+	ch.senders++
+	ch.mu.Unlock()
+	defer ch.doneSending()
+
+	select {
+	case ch.sendq <- frame:
+		return nil
+	default:
+	}
+	if ch.k.cfg.QueueFull == QueueDisconnect {
+		ch.fail(ErrQueueFull)
+		return ErrQueueFull
+	}
+	select {
+	case ch.sendq <- frame:
+		return nil
+	case <-ch.dead:
+		return ErrDisconnected
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (ch *channel) doneSending() {
+	ch.mu.Lock()
+	ch.senders--
+	if ch.senders == 0 && ch.sendersOK != nil {
+		close(ch.sendersOK)
+		ch.sendersOK = nil
+	}
+	ch.mu.Unlock()
+}
+
+// fail closes the channel at once with err (nil: a clean close). Pending
+// calls fail with ErrDisconnected right away.
+func (ch *channel) fail(err error) {
+	ch.mu.Lock()
+	if ch.failErr != nil {
+		ch.mu.Unlock()
+		return
+	}
+	if err == nil {
+		err = errClosed
+	}
+	ch.failErr = err
+	pend := ch.pending
+	ch.pending = map[string]*pendingCall{}
+	close(ch.dead)
+	ch.mu.Unlock()
+	ch.cancel()
+	ch.nc.Close()
+	for _, p := range pend {
+		p.finish(nil, fmt.Errorf("%w: %v", ErrDisconnected, err))
+	}
+	ch.k.forgetPending(ch)
+	switch {
+	case err == errClosed, errors.Is(err, ErrDisconnected):
+		ch.log.Info("channel closed", "reason", err)
+	default:
+		ch.log.Warn("channel closed", "error", err)
+		ch.k.inform(MonitorEvent{Kind: MonitorError, RemoteID: ch.remoteID, Names: ch.names, Operation: "channel-read", Message: err.Error()})
+	}
+}
+
+var errClosed = errors.New("closed")
+
+// drain closes the channel gracefully: no new requests are taken, the
+// worker finishes what is queued, then a flush marker goes through the send
+// queue behind every reply, and the writer closes the channel once it has
+// written and flushed everything before it.
+func (ch *channel) drain() {
+	ch.mu.Lock()
+	if ch.draining || ch.failErr != nil {
+		ch.mu.Unlock()
+		return
+	}
+	ch.draining = true
+	close(ch.drainCh)
+	ch.mu.Unlock()
+}
+
+// finishDraining runs on the worker once drain was asked.
+func (ch *channel) finishDraining() {
+	for {
+		select {
+		case req := <-ch.work:
+			ch.k.respond(ch, req)
+			continue
+		default:
+		}
+		break
+	}
+	ch.waitSenders()
+	select {
+	case ch.sendq <- nil: // the flush marker
+	case <-ch.dead:
+	}
+}
+
+// waitSenders waits for enqueues in progress and refuses new ones.
+func (ch *channel) waitSenders() {
+	ch.mu.Lock()
+	if ch.senders == 0 {
+		ch.senders = closedSenders
+		ch.mu.Unlock()
+		return
+	}
+	wait := make(chan struct{})
+	ch.sendersOK = wait
+	ch.mu.Unlock()
+	select {
+	case <-wait:
+	case <-ch.dead:
+	}
+	ch.mu.Lock()
+	ch.senders = closedSenders
+	ch.mu.Unlock()
+}
+
+// closedSenders marks a send queue that takes no more frames.
+const closedSenders = -1 << 30
+
+func (ch *channel) isDraining() bool {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.draining
+}
+
+func osPID() int { return os.Getpid() }

@@ -1,0 +1,34 @@
+// Package gateway is an IKC kernel in Go: a peer that real Perl
+// POE::Component::IKC kernels talk to as they talk to each other.
+//
+// A Kernel serves channels (Serve, on any net.Listener: TCP or unix) and
+// dials them (Dial), negotiating either dialogue and any configured
+// freezer. Go code publishes states the way net/http registers handlers:
+//
+//	k, _ := gateway.New(gateway.DefaultConfig())
+//	k.HandleFunc("svc/echo", func(ctx context.Context, r *gateway.Request) (perlcompat.Value, error) {
+//		return r.Arg(0), nil // a call's reply; nil sends none, as undef in Perl
+//	})
+//	go k.Serve(listener)
+//
+// and posts to and calls remote states:
+//
+//	k.Post(ctx, "poe://PerlSrv/svc/record", "hello")
+//	v, err := k.Call(ctx, "poe://PerlSrv/svc/echo", map[string]any{"n": 1})
+//
+// What Perl's Responder does, the kernel does (PROTOCOL.md sections 5 and
+// 6): IKC:proxy argument lists, the auto-published IKC/ping,
+// IKC/do_you_have and IKC/remote_error, remote errors in Perl's own words
+// both ways, SENDER post-backs (Request.PostBack) for full kernels and
+// ClientLite, subscriptions with proxies (Subscribe), "*" broadcasts and
+// monitors (Monitor, MonitorChan). Where Perl would crash or misbehave it
+// does not: a bad frame closes that channel only, a handler's error or
+// panic becomes a remote_error, ClientLite never gets an unsolicited frame,
+// and reply permissions are tied to the channel and the call (RsvpStrict)
+// unless Perl's looser counters are asked for (RsvpPerl).
+//
+// Goroutines: per channel one reader, one worker running handlers in
+// arrival order (as a Perl kernel does), one writer; send queues are
+// bounded. Shutdown drains: running handlers finish and their replies are
+// flushed before channels close.
+package gateway

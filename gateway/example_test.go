@@ -1,0 +1,52 @@
+package gateway_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/ikcgate/ikcgate/gateway"
+	"github.com/ikcgate/ikcgate/perlcompat"
+)
+
+// Two kernels on loopback: one publishes svc/greet, the other calls it, as
+// a Perl client would.
+func Example() {
+	quiet := hclog.NewNullLogger()
+	cfg := gateway.DefaultConfig()
+	cfg.Name, cfg.Logger = "Srv", quiet
+	srv, _ := gateway.New(cfg)
+	srv.HandleFunc("svc/greet", func(_ context.Context, r *gateway.Request) (perlcompat.Value, error) {
+		name, _ := perlcompat.AsString(r.Arg(0))
+		return perlcompat.Text("hello, " + name), nil
+	})
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	go srv.Serve(l)
+
+	cfg.Name = "Cli"
+	cli, _ := gateway.New(cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := cli.Dial(ctx, "tcp", l.Addr().String()); err != nil {
+		fmt.Println(err)
+		return
+	}
+	v, err := cli.Call(ctx, "poe://Srv/svc/greet", "world")
+	s, _ := perlcompat.AsString(v)
+	fmt.Println(s, err)
+	_, err = cli.Call(ctx, "poe://Srv/svc/nope", nil)
+	var re *gateway.RemoteError
+	if errors.As(err, &re) {
+		fmt.Printf("%s error: %s\n", re.When, re.Message)
+	}
+
+	cli.Shutdown(ctx)
+	srv.Shutdown(ctx)
+	// Output:
+	// hello, world <nil>
+	// check error: Session 'svc' has not published state 'nope'.  Request poe://Srv/svc/nope
+}

@@ -1,0 +1,424 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/ikcgate/ikcgate/protocol"
+)
+
+// Errors returned by the kernel. Match them with errors.Is.
+var (
+	// ErrShutdown: the kernel is shutting down or has shut down.
+	ErrShutdown = errors.New("gateway: kernel shut down")
+	// ErrDisconnected: the channel closed before the operation finished
+	// (a pending call fails with it at once, not at its deadline).
+	ErrDisconnected = errors.New("gateway: peer disconnected")
+	// ErrUnknownKernel: no channel is registered under that kernel name.
+	ErrUnknownKernel = errors.New("gateway: unknown kernel")
+	// ErrNoReply: the call's deadline passed with no reply. Perl sends
+	// none when the handler returns undef.
+	ErrNoReply = errors.New("gateway: no reply")
+	// ErrQueueFull: a channel's send queue was full under QueueDisconnect.
+	ErrQueueFull = errors.New("gateway: send queue full")
+	// ErrNotPublished: the state is not published by this kernel.
+	ErrNotPublished = errors.New("gateway: not published")
+)
+
+// Kernel is an IKC kernel: it serves and dials channels to other kernels
+// (Perl or Go), runs the handlers it publishes for their requests, and
+// posts and calls states on them. It is safe for concurrent use.
+type Kernel struct {
+	cfg Config
+	log hclog.Logger
+	id  string // kernel ID, announced first on accepted channels
+	seq atomic.Int64
+
+	mux *mux
+
+	mu        sync.Mutex
+	channels  map[*channel]struct{}
+	names     map[string]*channel // remote names and IDs; the first registration wins
+	listeners map[net.Listener]struct{}
+	monitors  map[*monitor]struct{}
+	closing   bool
+	pending   map[string]*pendingCall // RsvpPerl: replies accepted from any channel
+
+	rsvpSeq atomic.Uint64
+	wg      sync.WaitGroup // every goroutine the kernel starts
+	done    chan struct{}  // closed when Shutdown begins
+}
+
+// New returns a kernel. It serves nothing until Serve or Dial.
+func New(cfg Config) (*Kernel, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = hclog.Default().Named("ikc")
+	}
+	k := &Kernel{
+		cfg:       cfg,
+		log:       log,
+		mux:       newMux(),
+		channels:  map[*channel]struct{}{},
+		names:     map[string]*channel{},
+		listeners: map[net.Listener]struct{}{},
+		monitors:  map[*monitor]struct{}{},
+		pending:   map[string]*pendingCall{},
+		done:      make(chan struct{}),
+	}
+	k.seq.Store(1)
+	k.id = protocol.NewKernelID(cfg.hostname(), time.Now(), cfg.pid(), 1)
+	return k, nil
+}
+
+// ID is the kernel ID, in Perl's <host>-<epoch>-<pid>-<seq> form. Each
+// dialled channel announces a fresh ID of its own (so that one Perl kernel
+// dialled twice does not see a duplicate, PROTOCOL.md §1), while every
+// accepted channel announces this one.
+func (k *Kernel) ID() string { return k.id }
+
+// Name is the kernel's name.
+func (k *Kernel) Name() string { return k.cfg.Name }
+
+// isLocalName reports whether name is one of this kernel's own names: Perl
+// routes posts to them locally, never to the wire.
+func (k *Kernel) isLocalName(name string) bool {
+	if name == k.id || name == k.cfg.Name {
+		return true
+	}
+	for _, a := range k.cfg.Aliases {
+		if a == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Serve accepts IKC channels on l until l fails or the kernel shuts down;
+// then it returns ErrShutdown (after Shutdown) or the accept error. It may
+// be called for several listeners at once (TCP and unix).
+func (k *Kernel) Serve(l net.Listener) error {
+	k.mu.Lock()
+	if k.closing {
+		k.mu.Unlock()
+		return ErrShutdown
+	}
+	k.listeners[l] = struct{}{}
+	k.wg.Add(1)
+	k.mu.Unlock()
+	defer k.wg.Done()
+	defer func() {
+		k.mu.Lock()
+		delete(k.listeners, l)
+		k.mu.Unlock()
+	}()
+	var backoff time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if k.isClosing() {
+				return ErrShutdown
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				// Out of file descriptors and the like: wait, as net/http does.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				k.log.Warn("accept failed; retrying", "error", err, "in", backoff)
+				select {
+				case <-time.After(backoff):
+				case <-k.done:
+					return ErrShutdown
+				}
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		if !k.admit(nc) {
+			continue
+		}
+		k.wg.Add(1)
+		go func() {
+			defer k.wg.Done()
+			k.accept(nc, l)
+		}()
+	}
+}
+
+// admit applies MaxConnections before any byte is read. The refused
+// connection has sent nothing yet, so closing it harms no Perl client
+// beyond a failed connect.
+func (k *Kernel) admit(nc net.Conn) bool {
+	k.mu.Lock()
+	n := len(k.channels)
+	closing := k.closing
+	k.mu.Unlock()
+	if closing || (k.cfg.MaxConnections > 0 && n >= k.cfg.MaxConnections) {
+		k.log.Warn("connection refused", "peer", nc.RemoteAddr(), "reason", map[bool]string{true: "shutting down", false: "MaxConnections reached"}[closing])
+		nc.Close()
+		return false
+	}
+	return true
+}
+
+func (k *Kernel) accept(nc net.Conn, l net.Listener) {
+	local := localName(nc, true)
+	names := append([]string{k.cfg.Name}, k.cfg.Aliases...)
+	if local != "" {
+		names = append(names, local)
+	}
+	sc := protocol.ServerConfig{
+		KernelID:   k.id,
+		Names:      names,
+		Freezers:   k.cfg.freezerNames(),
+		PID:        k.cfg.pid(),
+		OmitPID:    k.cfg.OmitPID,
+		LegacyOnly: k.cfg.LegacyOnly,
+		Limits:     k.cfg.Negotiation,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := context.AfterFunc(k.ctxDone(), cancel)
+	res, leftover, err := protocol.ServerHandshake(ctx, nc, sc)
+	stop()
+	cancel()
+	if err != nil {
+		k.log.Warn("negotiation failed; connection closed", "peer", nc.RemoteAddr(), "error", err)
+		nc.Close()
+		return
+	}
+	sanity := ""
+	if _, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		sanity = nc.RemoteAddr().String() // Perl adds getpeername as "ip:port"
+	}
+	k.open(nc, res, leftover, true, k.id, names, sanity)
+}
+
+// DialOptions adjust one Dial.
+type DialOptions struct {
+	// LegacyOnly sends HELLO rather than SETUP (Perl's protocol => 'IKC').
+	LegacyOnly bool
+}
+
+// Dial connects to the IKC kernel at address ("tcp" host:port, or "unix"
+// path) and negotiates a channel. ctx bounds the connect and the
+// negotiation. The channel announces a fresh kernel ID, the kernel's name
+// and aliases, and its local address.
+//
+// A Perl server that never answers SETUP (IKC before 0.2300) times the
+// negotiation out; redial with LegacyOnly. Mind PROTOCOL.md §2.6: giving up
+// on a half-negotiated channel kills a Perl 0.2400-0.2402 server, which is
+// why the negotiation deadline is the caller's to choose.
+func (k *Kernel) Dial(ctx context.Context, network, address string) (*Peer, error) {
+	return k.DialWith(ctx, network, address, DialOptions{})
+}
+
+// DialWith is Dial with options.
+func (k *Kernel) DialWith(ctx context.Context, network, address string, opts DialOptions) (*Peer, error) {
+	if k.isClosing() {
+		return nil, ErrShutdown
+	}
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: dial %s %s: %w", network, address, err)
+	}
+	id := protocol.NewKernelID(k.cfg.hostname(), time.Now(), k.cfg.pid(), int(k.seq.Add(1)))
+	names := append([]string{k.cfg.Name}, k.cfg.Aliases...)
+	if local := localName(nc, false); local != "" {
+		names = append(names, local)
+	}
+	cc := protocol.ClientConfig{
+		KernelID:   id,
+		Names:      names,
+		Freezers:   k.cfg.freezerNames(),
+		PID:        k.cfg.pid(),
+		LegacyOnly: opts.LegacyOnly || k.cfg.LegacyOnly,
+		Limits:     k.cfg.Negotiation,
+	}
+	hctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(k.ctxDone(), cancel)
+	res, leftover, err := protocol.ClientHandshake(hctx, nc, cc)
+	stop()
+	cancel()
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("gateway: negotiate with %s: %w", address, err)
+	}
+	// Perl's client registers the address it was given as a sanity alias.
+	sanity := address
+	if network == "unix" {
+		sanity = "unix:n" // what every Perl unix client calls its server
+	}
+	ch := k.open(nc, res, leftover, false, id, names, sanity)
+	if ch == nil {
+		return nil, ErrShutdown
+	}
+	return &Peer{ch: ch}, nil
+}
+
+// localName is the address name a Perl kernel announces last: "ip:port" of
+// the local end for TCP; "unix:<path>" for a unix server and
+// "unix:<path>:<pid>-<n>" for a unix client.
+func localName(nc net.Conn, server bool) string {
+	switch a := nc.LocalAddr().(type) {
+	case *net.TCPAddr:
+		ip := a.IP
+		if v4 := ip.To4(); v4 != nil {
+			ip = v4
+		}
+		return net.JoinHostPort(ip.String(), strconv.Itoa(a.Port))
+	case *net.UnixAddr:
+		path := a.Name
+		if !server {
+			if ra, ok := nc.RemoteAddr().(*net.UnixAddr); ok && ra.Name != "" {
+				path = ra.Name
+			}
+			return protocol.UnixServerName(path) + ":" + strconv.Itoa(osPID()) + "-" + strconv.FormatUint(unixSeq.Add(1), 10)
+		}
+		return protocol.UnixServerName(path)
+	}
+	return ""
+}
+
+var unixSeq atomic.Uint64
+
+// open registers a negotiated channel and starts its goroutines. It
+// returns nil (and closes nc) if the kernel is shutting down.
+func (k *Kernel) open(nc net.Conn, res protocol.Result, leftover []byte, server bool, localID string, localNames []string, sanity string) *channel {
+	fz := k.cfg.freezer(res.Freezer)
+	if fz == nil {
+		// The negotiators only agree on configured freezers; legacy with no
+		// agreement means Storable, which a config may have left out.
+		fz = defaultStorable()
+	}
+	ch := newChannel(k, nc, res, fz, server, localID, localNames)
+	names := append([]string(nil), res.PeerNames...)
+	if sanity != "" {
+		names = append(names, sanity)
+	}
+	k.mu.Lock()
+	if k.closing {
+		k.mu.Unlock()
+		nc.Close()
+		return nil
+	}
+	k.channels[ch] = struct{}{}
+	for _, n := range names {
+		if n == "" || k.isLocalName(n) {
+			continue // local names shadow remote ones, as in Perl
+		}
+		if _, taken := k.names[n]; taken {
+			if n == res.PeerKernelID {
+				k.log.Warn("remote kernel ID already registered; replies use the arrival channel", "id", n, "peer", nc.RemoteAddr())
+			}
+			continue
+		}
+		k.names[n] = ch
+		ch.names = append(ch.names, n)
+	}
+	k.wg.Add(1)
+	k.mu.Unlock()
+
+	ch.log.Info("channel open", "dialogue", res.Dialogue.String(), "freezer", fz.Name(), "names", names, "pid", res.PeerPID, "role", map[bool]string{true: "server", false: "client"}[server])
+	k.inform(MonitorEvent{Kind: MonitorRegister, RemoteID: ch.remoteID, Names: ch.names, PID: res.PeerPID, HasPID: res.PeerHasPID})
+	k.inform(MonitorEvent{Kind: MonitorChannel, RemoteID: ch.remoteID, Names: ch.names, ChannelState: "ready"})
+	go func() {
+		defer k.wg.Done()
+		ch.run(leftover)
+	}()
+	return ch
+}
+
+// closed unregisters a channel once its goroutines are done.
+func (k *Kernel) closed(ch *channel) {
+	k.mu.Lock()
+	delete(k.channels, ch)
+	for _, n := range ch.names {
+		if k.names[n] == ch {
+			delete(k.names, n)
+		}
+	}
+	k.mu.Unlock()
+	k.inform(MonitorEvent{Kind: MonitorChannel, RemoteID: ch.remoteID, Names: ch.names, ChannelState: "close"})
+	k.inform(MonitorEvent{Kind: MonitorUnregister, RemoteID: ch.remoteID, Names: ch.names})
+}
+
+// lookup returns the channel registered under a kernel name, alias or ID.
+func (k *Kernel) lookup(name string) *channel {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.names[name]
+}
+
+// allChannels is the "*" kernel: every registered channel.
+func (k *Kernel) allChannels() []*channel {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	out := make([]*channel, 0, len(k.channels))
+	for ch := range k.channels {
+		out = append(out, ch)
+	}
+	return out
+}
+
+func (k *Kernel) isClosing() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.closing
+}
+
+// ctxDone is a context cancelled when Shutdown begins.
+func (k *Kernel) ctxDone() context.Context { return doneCtx(k.done) }
+
+// Shutdown closes the kernel gracefully, as Perl's IKC/shutdown does but
+// without losing work: listeners close at once and new requests are
+// refused, handlers already running finish and their replies are written,
+// queued frames are flushed, then every channel closes. No message is sent
+// to peers (IKC has none). If ctx ends first the remaining channels are
+// closed at once and ctx's error is returned.
+func (k *Kernel) Shutdown(ctx context.Context) error {
+	k.mu.Lock()
+	if !k.closing {
+		k.closing = true
+		close(k.done)
+	}
+	for l := range k.listeners {
+		l.Close()
+	}
+	chans := make([]*channel, 0, len(k.channels))
+	for ch := range k.channels {
+		chans = append(chans, ch)
+	}
+	k.mu.Unlock()
+	k.inform(MonitorEvent{Kind: MonitorShutdown})
+
+	for _, ch := range chans {
+		ch.drain()
+	}
+	finished := make(chan struct{})
+	go func() {
+		k.wg.Wait()
+		close(finished)
+	}()
+	select {
+	case <-finished:
+		return nil
+	case <-ctx.Done():
+		for _, ch := range k.allChannels() {
+			ch.fail(ErrShutdown)
+		}
+		<-finished
+		return ctx.Err()
+	}
+}

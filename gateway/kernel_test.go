@@ -1,0 +1,435 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/ikcgate/ikcgate/perlcompat"
+)
+
+// checkGoroutines fails the test if goroutines started during it are
+// still running at its end.
+func checkGoroutines(t *testing.T) {
+	t.Helper()
+	before := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			n := runtime.NumGoroutine()
+			if n <= before {
+				return
+			}
+			if time.Now().After(deadline) {
+				buf := make([]byte, 1<<20)
+				buf = buf[:runtime.Stack(buf, true)]
+				t.Errorf("%d goroutines left behind (before %d):\n%s", n-before, before, buf)
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+}
+
+func testConfig(t *testing.T, name string) Config {
+	cfg := DefaultConfig()
+	cfg.Name = name
+	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: name, Level: hclog.Warn, Output: testWriter{t}})
+	cfg.CallTimeout = 5 * time.Second
+	return cfg
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// newKernel starts a kernel serving on a loopback TCP listener, shut down
+// at the end of the test.
+func newKernel(t *testing.T, cfg Config) (*Kernel, string) {
+	t.Helper()
+	k, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go k.Serve(l)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := k.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return k, l.Addr().String()
+}
+
+func echo(_ context.Context, r *Request) (perlcompat.Value, error) { return r.Arg(0), nil }
+
+func TestGoClientCallsGoServerAndGetsTheReply(t *testing.T) {
+	checkGoroutines(t)
+	srv, addr := newKernel(t, testConfig(t, "Srv"))
+	srv.HandleFunc("svc/echo", echo)
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	peer, err := cli.Dial(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := peer.Negotiated().Dialogue.String(); got != "IKC0" {
+		t.Errorf("dialogue = %s, want IKC0", got)
+	}
+	want := perlcompat.NewHash().Set("n", perlcompat.Int(42)).Set("s", perlcompat.Text("café"))
+	got, err := cli.Call(ctx, "poe://Srv/svc/echo", want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(perlcompat.Value(want), got); diff != "" {
+		t.Errorf("reply (-want +got):\n%s", diff)
+	}
+	// The same through the Peer, addressed by the remote ID.
+	got, err = peer.Call(ctx, "svc/echo", "hello")
+	if err != nil || got != perlcompat.Text("hello") {
+		t.Errorf("peer.Call = %v, %v", got, err)
+	}
+}
+
+func TestPostsRunInOrderBeforeALaterCall(t *testing.T) {
+	checkGoroutines(t)
+	srv, addr := newKernel(t, testConfig(t, "Srv"))
+	var total atomic.Int64
+	srv.HandleFunc("demo/count", func(_ context.Context, r *Request) (perlcompat.Value, error) {
+		n, err := perlcompat.AsInt(r.Arg(0))
+		total.Add(n)
+		return nil, err
+	})
+	srv.HandleFunc("demo/total", func(context.Context, *Request) (perlcompat.Value, error) {
+		return perlcompat.Int(total.Load()), nil
+	})
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := cli.Dial(ctx, "tcp", addr); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 100; i++ {
+		if err := cli.Post(ctx, "Srv/demo/count", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := cli.Call(ctx, "Srv/demo/total", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := perlcompat.AsInt(got); n != 5050 {
+		t.Errorf("total = %v, want 5050", got)
+	}
+}
+
+func TestUnpublishedStatesComeBackAsRemoteErrorsInPerlsWords(t *testing.T) {
+	checkGoroutines(t)
+	srv, addr := newKernel(t, testConfig(t, "Srv"))
+	srv.HandleFunc("svc/echo", echo)
+	srv.HandleFunc("svc/fail", func(_ context.Context, r *Request) (perlcompat.Value, error) {
+		return nil, errors.New("it broke")
+	})
+	srv.HandleFunc("svc/panic", func(_ context.Context, r *Request) (perlcompat.Value, error) {
+		panic("boom")
+	})
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := cli.Dial(ctx, "tcp", addr); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ to, when, text string }{
+		{"poe://Srv/svc/nope", "check", "Session 'svc' has not published state 'nope'.  Request poe://Srv/svc/nope"},
+		{"poe://Srv/other/x", "check", "Session 'other' is not available for remote kernels.  Request poe://Srv/other/x"},
+		{"poe://Srv/svc/fail", "invocation", "it broke.  Request poe://Srv/svc/fail"},
+		{"poe://Srv/svc/panic", "invocation", "panic: boom.  Request poe://Srv/svc/panic"},
+	}
+	for _, c := range cases {
+		_, err := cli.Call(ctx, c.to, 1)
+		var re *RemoteError
+		if !errors.As(err, &re) {
+			t.Errorf("%s: err = %v, want a RemoteError", c.to, err)
+			continue
+		}
+		if re.When != c.when || re.Message != c.text {
+			t.Errorf("%s: got (%s) %q, want (%s) %q", c.to, re.When, re.Message, c.when, c.text)
+		}
+	}
+	// The server survived the panic.
+	if v, err := cli.Call(ctx, "poe://Srv/svc/echo", "still here"); err != nil || v != perlcompat.Text("still here") {
+		t.Errorf("after panic: %v, %v", v, err)
+	}
+}
+
+func TestPingAnswersPONG(t *testing.T) {
+	checkGoroutines(t)
+	_, addr := newKernel(t, testConfig(t, "Srv"))
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := cli.Dial(ctx, "tcp", addr); err != nil {
+		t.Fatal(err)
+	}
+	v, err := cli.Call(ctx, "poe://Srv/IKC/ping", "PING")
+	if err != nil || v != (perlcompat.Str{S: "PONG"}) {
+		t.Fatalf("ping = %v, %v", v, err)
+	}
+}
+
+func TestUndefResultSendsNoReplySoTheCallTimesOut(t *testing.T) {
+	checkGoroutines(t)
+	srv, addr := newKernel(t, testConfig(t, "Srv"))
+	srv.HandleFunc("svc/noreturn", func(context.Context, *Request) (perlcompat.Value, error) { return nil, nil })
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := cli.Dial(ctx, "tcp", addr); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel2 := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel2()
+	_, err := cli.Call(short, "Srv/svc/noreturn", 1)
+	if !errors.Is(err, ErrNoReply) {
+		t.Fatalf("err = %v, want ErrNoReply", err)
+	}
+}
+
+func TestPendingCallFailsAtOnceWhenThePeerDisconnects(t *testing.T) {
+	checkGoroutines(t)
+	srv, addr := newKernel(t, testConfig(t, "Srv"))
+	started := make(chan struct{})
+	srv.HandleFunc("svc/slow", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
+		close(started)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	peer, err := cli.Dial(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		<-started
+		peer.Close()
+	}()
+	t0 := time.Now()
+	_, err = cli.Call(ctx, "Srv/svc/slow", 1)
+	if !errors.Is(err, ErrDisconnected) {
+		t.Fatalf("err = %v, want ErrDisconnected", err)
+	}
+	if d := time.Since(t0); d > 2*time.Second {
+		t.Errorf("call failed after %v, want at once", d)
+	}
+}
+
+func TestSubscribeThenPostAndCallThroughTheProxy(t *testing.T) {
+	checkGoroutines(t)
+	srv, addr := newKernel(t, testConfig(t, "Srv"))
+	got := make(chan []perlcompat.Value, 1)
+	srv.HandleFunc("svc/posted", func(_ context.Context, r *Request) (perlcompat.Value, error) {
+		got <- r.Args
+		return nil, nil
+	})
+	srv.HandleFunc("svc/sum", func(_ context.Context, r *Request) (perlcompat.Value, error) {
+		var s int64
+		for _, a := range r.Args {
+			n, _ := perlcompat.AsInt(a)
+			s += n
+		}
+		return perlcompat.Int(s), nil
+	})
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := cli.Dial(ctx, "tcp", addr); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.Subscribe(ctx, "poe://Srv/nope"); !errors.Is(err, ErrSubscriptionRefused) {
+		t.Errorf("subscribe to unpublished: %v, want ErrSubscriptionRefused", err)
+	}
+	p, err := cli.Subscribe(ctx, "poe://Srv/svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Perl's do_you_have fills in the kernel only when the request left it
+	// empty, so the proxy keeps the name it was asked by.
+	if p.Kernel != "Srv" {
+		t.Errorf("proxy kernel = %q, want %q", p.Kernel, "Srv")
+	}
+	if err := p.Post(ctx, "posted", perlcompat.Text("via"), perlcompat.Int(3)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case args := <-got:
+		if diff := cmp.Diff([]perlcompat.Value{perlcompat.Text("via"), perlcompat.Int(3)}, args); diff != "" {
+			t.Errorf("proxied args (-want +got):\n%s", diff)
+		}
+	case <-ctx.Done():
+		t.Fatal("proxied post never arrived")
+	}
+	v, err := p.Call(ctx, "sum", perlcompat.Int(1), perlcompat.Int(2), perlcompat.Int(39))
+	if err != nil || v != perlcompat.Int(42) {
+		t.Errorf("proxied call = %v, %v", v, err)
+	}
+}
+
+func TestPostBackReachesTheSendersPublishedState(t *testing.T) {
+	checkGoroutines(t)
+	srv, addr := newKernel(t, testConfig(t, "Srv"))
+	srv.HandleFunc("svc/ack_sender", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
+		return nil, r.PostBack(ctx, "ack", r.Arg(0), perlcompat.Text("acked"))
+	})
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	acks := make(chan []perlcompat.Value, 1)
+	cli.HandleFunc("client/ack", func(_ context.Context, r *Request) (perlcompat.Value, error) {
+		acks <- r.Args
+		return nil, nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := cli.Dial(ctx, "tcp", addr); err != nil {
+		t.Fatal(err)
+	}
+	if err := cli.Post(ctx, "Srv/svc/ack_sender", 7, From("client")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case args := <-acks:
+		if diff := cmp.Diff([]perlcompat.Value{perlcompat.Int(7), perlcompat.Text("acked")}, args); diff != "" {
+			t.Errorf("post-back args (-want +got):\n%s", diff)
+		}
+	case <-ctx.Done():
+		t.Fatal("post-back never arrived")
+	}
+}
+
+func TestUnixSocketChannelsWork(t *testing.T) {
+	checkGoroutines(t)
+	srv, err := New(testConfig(t, "Srv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.HandleFunc("svc/echo", echo)
+	path := filepath.Join(t.TempDir(), "ikc.sock")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	defer srv.Shutdown(context.Background())
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	peer, err := cli.Dial(ctx, "unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !contains(peer.Names(), "unix:n") {
+		t.Errorf("names %v lack Perl's unix client alias unix:n", peer.Names())
+	}
+	if v, err := cli.Call(ctx, "Srv/svc/echo", "over unix"); err != nil || v != perlcompat.Text("over unix") {
+		t.Errorf("call = %v, %v", v, err)
+	}
+}
+
+func TestShutdownLetsARunningHandlerReply(t *testing.T) {
+	checkGoroutines(t)
+	cfg := testConfig(t, "Srv")
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	go srv.Serve(l)
+	started := make(chan struct{})
+	srv.HandleFunc("svc/slow", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
+		close(started)
+		time.Sleep(300 * time.Millisecond)
+		return perlcompat.Text("done"), nil
+	})
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := cli.Dial(ctx, "tcp", l.Addr().String()); err != nil {
+		t.Fatal(err)
+	}
+	res := make(chan error, 1)
+	go func() {
+		v, err := cli.Call(ctx, "Srv/svc/slow", nil)
+		if err == nil && v != perlcompat.Text("done") {
+			err = errors.New("wrong reply")
+		}
+		res <- err
+	}()
+	<-started
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-res; err != nil {
+		t.Fatalf("call accepted before shutdown: %v", err)
+	}
+	if _, err := net.Dial("tcp", l.Addr().String()); err == nil {
+		t.Error("listener still accepts after Shutdown")
+	}
+}
+
+func TestMonitorSeesRegisterAndUnregister(t *testing.T) {
+	checkGoroutines(t)
+	srv, addr := newKernel(t, testConfig(t, "Srv"))
+	events, _, stop := srv.MonitorChan("*", 16)
+	defer stop()
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	peer, err := cli.Dial(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []MonitorKind{MonitorRegister, MonitorChannel}
+	for _, w := range want {
+		select {
+		case e := <-events:
+			if e.Kind != w || e.RemoteID != peer.LocalID() {
+				t.Errorf("event %v about %q, want %v about %q", e.Kind, e.RemoteID, w, peer.LocalID())
+			}
+			if e.Kind == MonitorRegister && (!e.HasPID || e.PID == 0) {
+				t.Errorf("register without the peer's PID: %+v", e)
+			}
+		case <-ctx.Done():
+			t.Fatalf("no %v event", w)
+		}
+	}
+	peer.Close()
+	for _, w := range []MonitorKind{MonitorChannel, MonitorUnregister} {
+		select {
+		case e := <-events:
+			if e.Kind != w {
+				t.Errorf("event %v, want %v", e.Kind, w)
+			}
+		case <-ctx.Done():
+			t.Fatalf("no %v event", w)
+		}
+	}
+}
