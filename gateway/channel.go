@@ -59,7 +59,7 @@ type channel struct {
 
 	drainCh chan struct{} // closed by drain
 	wdone   chan struct{} // writer finished
-	kdone chan struct{} // worker finished
+	kdone   chan struct{} // worker finished
 }
 
 func newChannel(k *Kernel, nc net.Conn, res protocol.Result, fz perlcompat.Freezer, server bool, localID string, localNames []string) *channel {

@@ -10,7 +10,9 @@ import (
 )
 
 // defaultStorable is the freezer every Perl peer has.
-func defaultStorable() perlcompat.Freezer { return &storable.Freezer{Decoder: storable.Decoder{Limits: storable.DefaultLimits()}} }
+func defaultStorable() perlcompat.Freezer {
+	return &storable.Freezer{Decoder: storable.Decoder{Limits: storable.DefaultLimits()}}
+}
 
 // doneCtx is a context that is cancelled when done closes.
 func doneCtx(done <-chan struct{}) context.Context { return closedCtx{done} }
