@@ -40,6 +40,16 @@ const (
 	QueueDisconnect
 )
 
+func (p QueueFullPolicy) String() string {
+	switch p {
+	case QueueBlock:
+		return "block"
+	case QueueDisconnect:
+		return "disconnect"
+	}
+	return "QueueFullPolicy(" + fmt.Sprint(int(p)) + ")"
+}
+
 // Config configures a Kernel. Start from DefaultConfig.
 type Config struct {
 	// Name is the kernel name announced after the kernel ID (Perl's

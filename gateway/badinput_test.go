@@ -1,0 +1,183 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/ikcgate/ikcgate/perlcompat"
+	"github.com/ikcgate/ikcgate/perlcompat/storable"
+	"github.com/ikcgate/ikcgate/protocol"
+)
+
+// syncBuffer is a log sink the test can read while the kernel writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func frame(t *testing.T, v perlcompat.Value) []byte {
+	t.Helper()
+	payload, err := storable.NFreeze(nil, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := protocol.AppendFrame(nil, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+const setupLine = "SETUP KERNEL=Hostile-1,Hostile;FREEZER=Storable;PID=1\r\n"
+
+// TestHostilePeersCloseOnlyTheirOwnChannel sends the server everything
+// issue #3 lists: a disconnect mid-negotiation and mid-frame, garbage, an
+// oversized frame, a frame whose root is not a hash, a non-hash from, an
+// unknown freezer and a stalled negotiation. Each connection gets one
+// clear log line and is closed by the kernel; a well-behaved channel
+// keeps being served, and nothing is left running.
+func TestHostilePeersCloseOnlyTheirOwnChannel(t *testing.T) {
+	checkGoroutines(t)
+	logs := &syncBuffer{}
+	cfg := testConfig(t, "Srv")
+	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "Srv", Level: hclog.Info, Output: logs})
+	cfg.Negotiation.Timeout = 300 * time.Millisecond
+	cfg.MaxFrameSize = 1 << 20
+	srv, addr := newKernel(t, cfg)
+	srv.HandleFunc("svc/echo", echo)
+
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	good, err := cli.Dial(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	hash := perlcompat.NewHash().Set("event", perlcompat.Text("poe://Srv/svc/echo")).Set("params", perlcompat.Int(1))
+	notHash := &perlcompat.Array{Elems: []perlcompat.Value{perlcompat.Int(1)}}
+	stringFrom := perlcompat.NewHash().Set("event", perlcompat.Text("poe://Srv/svc/echo")).Set("from", perlcompat.Text("not a hash"))
+	full := frame(t, hash)
+
+	cases := []struct {
+		name string
+		send []byte
+		want string // in the log line about this connection
+	}{
+		{"closes mid-negotiation", []byte("SETUP KERNEL=Half"), "negotiation failed"},
+		{"stalls the negotiation", nil, "negotiation failed"},
+		{"speaks HTTP", []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), "HTTP"},
+		{"offers an unknown freezer", []byte("SETUP KERNEL=X;FREEZER=Evil::Pkg\r\n"), "negotiation failed"},
+		{"sends garbage after SETUP", append([]byte(setupLine), "garbage!"...), "channel closed"},
+		{"declares an oversized frame", append([]byte(setupLine), "999999999\x00"...), "frame too large"},
+		{"sends a non-hash root", append([]byte(setupLine), frame(t, notHash)...), "not a hash"},
+		{"sends a string from", append([]byte(setupLine), frame(t, stringFrom)...), "from is not a hash"},
+		{"closes mid-frame", append([]byte(setupLine), full[:len(full)-3]...), "channel closed"},
+		{"sends a corrupt Storable image", append([]byte(setupLine), "5\x00\x05\x0b\x7f\x00\x00"...), "storable"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := strings.Count(logs.String(), "\n")
+			nc, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			if c.send != nil {
+				nc.Write(c.send)
+			}
+			if c.name == "closes mid-negotiation" || c.name == "closes mid-frame" {
+				nc.(*net.TCPConn).CloseWrite()
+			}
+			// The kernel must close the connection itself.
+			nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := io.Copy(io.Discard, nc); err != nil {
+				t.Fatalf("the kernel did not close the connection: %v", err)
+			}
+			var lines []string
+			deadline := time.Now().Add(2 * time.Second)
+			for {
+				all := strings.Split(strings.TrimRight(logs.String(), "\n"), "\n")
+				lines = all[min(before, len(all)):]
+				if strings.Contains(strings.Join(lines, "\n"), c.want) || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if !strings.Contains(strings.Join(lines, "\n"), c.want) {
+				t.Errorf("no log line mentioning %q; got:\n%s", c.want, strings.Join(lines, "\n"))
+			}
+			// The good channel is still served.
+			v, err := good.Call(ctx, "svc/echo", c.name)
+			if err != nil || v != perlcompat.Text(c.name) {
+				t.Fatalf("good channel after %s: %v, %v", c.name, v, err)
+			}
+		})
+	}
+}
+
+// TestSlowConsumerHitsTheSendQueueBound checks both queue policies with a
+// peer that negotiates and then never reads.
+func TestSlowConsumerHitsTheSendQueueBound(t *testing.T) {
+	for _, policy := range []QueueFullPolicy{QueueBlock, QueueDisconnect} {
+		t.Run(fmt.Sprint(policy), func(t *testing.T) {
+			checkGoroutines(t)
+			cfg := testConfig(t, "Srv")
+			cfg.SendQueue = 4
+			cfg.QueueFull = policy
+			srv, addr := newKernel(t, cfg)
+			nc, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			nc.Write([]byte(setupLine))
+			lr := protocol.NewLineReader(nc, 1024)
+			if _, err := lr.ReadLine(); err != nil {
+				t.Fatal(err)
+			}
+			for srv.lookup("Hostile") == nil { // registered just after the SETUP reply
+				time.Sleep(5 * time.Millisecond)
+			}
+			// Big posts fill the socket buffers, then the queue.
+			big := strings.Repeat("x", 256<<10)
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			var sendErr error
+			for i := 0; i < 200 && sendErr == nil; i++ {
+				sendErr = srv.Post(ctx, "Hostile/svc/x", big)
+			}
+			switch policy {
+			case QueueBlock:
+				if sendErr != context.DeadlineExceeded {
+					t.Errorf("blocked sender got %v, want the context's deadline", sendErr)
+				}
+			case QueueDisconnect:
+				if sendErr == nil || !strings.Contains(sendErr.Error(), "queue full") && !strings.Contains(sendErr.Error(), "disconnected") {
+					t.Errorf("got %v, want the queue-full disconnect", sendErr)
+				}
+			}
+		})
+	}
+}
