@@ -433,3 +433,56 @@ func TestMonitorSeesRegisterAndUnregister(t *testing.T) {
 		}
 	}
 }
+
+func TestLinkRedialsWhenTheServerComesBack(t *testing.T) {
+	checkGoroutines(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens yet: the link must keep trying
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	link := cli.Connect("tcp", addr, LinkOptions{MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+	defer link.Close()
+
+	short, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	if _, err := link.Peer(short); err == nil {
+		t.Fatal("a Peer with no server")
+	}
+	cancel()
+
+	start := func() *Kernel {
+		srv, err := New(testConfig(t, "Srv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.HandleFunc("svc/echo", echo)
+		var l net.Listener
+		for i := 0; i < 50; i++ { // the port may linger briefly
+			if l, err = net.Listen("tcp", addr); err == nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		go srv.Serve(l)
+		return srv
+	}
+	ctx, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel2()
+	for round := 0; round < 2; round++ {
+		srv := start()
+		p, err := link.Peer(ctx)
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if v, err := p.Call(ctx, "svc/echo", round); err != nil || v != perlcompat.Int(int64(round)) {
+			t.Fatalf("round %d: call = %v, %v", round, v, err)
+		}
+		srv.Shutdown(ctx) // the link must notice and redial the next server
+		<-p.Done()
+	}
+}
