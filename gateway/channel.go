@@ -225,7 +225,7 @@ func (ch *channel) encode(msg *protocol.Request) ([]byte, error) {
 	buf := make([]byte, room, 512)
 	out, err := ch.freezer.Freeze(buf, msg.Value())
 	if err != nil {
-		return nil, fmt.Errorf("gateway: freeze with %s: %w", ch.freezer.Name(), err)
+		return nil, &FreezeError{Freezer: ch.freezer.Name(), Err: err}
 	}
 	n := len(out) - room
 	if n <= 0 {
@@ -317,6 +317,17 @@ func (ch *channel) fail(err error) {
 }
 
 var errClosed = errors.New("closed")
+
+// FreezeError means a message could not be frozen with the channel's
+// freezer (FreezeThaw refuses character strings, JSON refuses blessed
+// data, ...). Nothing was sent.
+type FreezeError struct {
+	Freezer string
+	Err     error
+}
+
+func (e *FreezeError) Error() string { return "gateway: freeze with " + e.Freezer + ": " + e.Err.Error() }
+func (e *FreezeError) Unwrap() error { return e.Err }
 
 // drain closes the channel gracefully: no new requests are taken, the
 // worker finishes what is queued, then a flush marker goes through the send

@@ -331,7 +331,7 @@ func (k *Kernel) open(nc net.Conn, res protocol.Result, leftover []byte, server 
 	k.mu.Unlock()
 
 	ch.log.Info("channel open", "dialogue", res.Dialogue.String(), "freezer", fz.Name(), "names", names, "pid", res.PeerPID, "role", map[bool]string{true: "server", false: "client"}[server])
-	k.inform(MonitorEvent{Kind: MonitorRegister, RemoteID: ch.remoteID, Names: ch.names, PID: res.PeerPID, HasPID: res.PeerHasPID})
+	k.inform(MonitorEvent{Kind: MonitorRegister, RemoteID: ch.remoteID, Names: ch.names, PID: res.PeerPID, HasPID: res.PeerHasPID, Freezer: fz.Name(), Dialogue: res.Dialogue.String()})
 	k.inform(MonitorEvent{Kind: MonitorChannel, RemoteID: ch.remoteID, Names: ch.names, ChannelState: "ready"})
 	go func() {
 		defer k.wg.Done()

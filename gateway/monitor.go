@@ -44,6 +44,9 @@ type MonitorEvent struct {
 	// PID is the PID the peer announced (register; IKC0 only).
 	PID    int
 	HasPID bool
+	// Freezer and Dialogue are what the channel negotiated (register).
+	Freezer  string
+	Dialogue string
 	// ChannelState is "ready" or "close" (channel).
 	ChannelState string
 	// Session is the subscribed session (subscribe, unsubscribe).

@@ -154,6 +154,12 @@ func (k *Kernel) reply(ch *channel, req *protocol.Request, session string, resul
 	// by rsvp.kernel instead, which comes to the same for a caller that
 	// announced that name.
 	if err := ch.send(ch.ctx, msg); err != nil {
+		var fe *FreezeError
+		if errors.As(err, &fe) {
+			// The caller would wait forever: tell it why instead.
+			k.requestFailed(ch, req, protocol.StepInvocation, err)
+			return
+		}
 		ch.log.Debug("reply not sent", "error", err)
 	}
 }
