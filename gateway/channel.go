@@ -326,7 +326,9 @@ type FreezeError struct {
 	Err     error
 }
 
-func (e *FreezeError) Error() string { return "gateway: freeze with " + e.Freezer + ": " + e.Err.Error() }
+func (e *FreezeError) Error() string {
+	return "gateway: freeze with " + e.Freezer + ": " + e.Err.Error()
+}
 func (e *FreezeError) Unwrap() error { return e.Err }
 
 // drain closes the channel gracefully: no new requests are taken, the
