@@ -323,7 +323,8 @@ func (d *decodeState) item(depth int, class int32) (int32, error) {
 		if !ok {
 			return 0, d.truncated(off, op, fmt.Sprintf("%d-byte string, %d bytes left", n, len(d.src)-d.pos))
 		}
-		return d.scalar(perlcompat.Str{S: s, UTF8: op == opUTF8Str}, class)
+		// Perl's thaw of an empty UTF-8 string gives an unflagged "".
+		return d.scalar(perlcompat.Str{S: s, UTF8: op == opUTF8Str && n > 0}, class)
 	case opLScalar, opLUTF8Str:
 		n, ok := d.u32()
 		if !ok {
@@ -333,7 +334,7 @@ func (d *decodeState) item(depth int, class int32) (int32, error) {
 		if !ok {
 			return 0, d.truncated(off, op, fmt.Sprintf("%d-byte string, %d bytes left", n, len(d.src)-d.pos))
 		}
-		return d.scalar(perlcompat.Str{S: s, UTF8: op == opLUTF8Str}, class)
+		return d.scalar(perlcompat.Str{S: s, UTF8: op == opLUTF8Str && n > 0}, class)
 	case opByte:
 		if d.pos >= len(d.src) {
 			return 0, d.truncated(off, op, "byte")
@@ -581,9 +582,6 @@ func (d *decodeState) hash(depth int, class int32, op byte, off int) (int32, err
 		if kflags&keyPlaceholder != 0 {
 			continue
 		}
-		if key.UTF8 && isASCII(key.S) {
-			key.UTF8 = false // Perl stores an ASCII key as bytes
-		}
 		es = append(es, perlcompat.Entry{Key: key, Value: v})
 	}
 	h.Entries = dedupe(es)
@@ -601,7 +599,7 @@ func latin1Key(s string) perlcompat.Str {
 		}
 	}
 	if ascii {
-		return perlcompat.Str{S: s}
+		return perlcompat.Str{S: s, UTF8: true} // Perl keeps the flag
 	}
 	b := make([]byte, 0, len(s)*2)
 	for i := 0; i < len(s); i++ {

@@ -39,9 +39,10 @@ func NFreeze(dst []byte, v perlcompat.Value) ([]byte, error) {
 //     anything else as Perl's %.15g string, "NaN", "Inf" or "-Inf".
 //   - Str: SX_SCALAR/SX_LSCALAR for bytes, SX_UTF8STR/SX_LUTF8STR when the
 //     UTF8 flag is set (255/256 bytes is the short/long boundary).
-//   - *Hash: SX_HASH, or SX_FLAG_HASH when a UTF8 key has non-ASCII
-//     characters; such a key goes downgraded to Latin-1 with flag 0x02
-//     when every character fits, else as UTF-8 with flag 0x01. Keys are
+//   - *Hash: SX_HASH, or SX_FLAG_HASH when a key has the UTF8 flag (even
+//     an ASCII one: Perl keeps the flag through a thaw); such a key goes
+//     downgraded to Latin-1 with flag 0x02 when every character fits, else
+//     as UTF-8 with flag 0x01. Keys are
 //     written in Entries order; duplicates are not removed.
 //   - Blessing: SX_BLESS the first time a class appears, SX_IX_BLESS after.
 //   - A *Array, *Hash or *Ref met again (shared reference or cycle) is
@@ -247,7 +248,7 @@ func (e *encodeState) hash(h *perlcompat.Hash, depth int) error {
 	}
 	flagged := false
 	for i := range h.Entries {
-		if k := h.Entries[i].Key; k.UTF8 && !isASCII(k.S) {
+		if h.Entries[i].Key.UTF8 {
 			flagged = true
 			break
 		}
@@ -273,7 +274,7 @@ func (e *encodeState) hash(h *perlcompat.Hash, depth int) error {
 			continue
 		}
 		switch {
-		case !k.UTF8 || isASCII(k.S):
+		case !k.UTF8:
 			e.buf = append(e.buf, 0)
 			e.u32(uint32(len(k.S)))
 			e.buf = append(e.buf, k.S...)

@@ -359,10 +359,7 @@ func nfreezeView(v perlcompat.Value) perlcompat.Value {
 			y := &perlcompat.Hash{Class: x.Class}
 			m[x] = y
 			for _, e := range x.Entries {
-				k := e.Key
-				if k.UTF8 && isASCII(k.S) {
-					k.UTF8 = false // Perl keeps ASCII keys as bytes
-				}
+				k := e.Key // Perl keeps a key's UTF8 flag, even an ASCII key's
 				y.Entries = append(y.Entries, perlcompat.Entry{Key: k, Value: walk(e.Value)})
 			}
 			return y
