@@ -1,0 +1,118 @@
+package conformance
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ikcgate/ikcgate/perlcompat"
+	"github.com/ikcgate/ikcgate/perlcompat/storable"
+)
+
+// Benchmarks of storable.Thaw and storable.NFreeze on the inputs that
+// scripts/bench-storable also times with Perl's XS Storable. With
+// IKCGATE_BENCH_DIR set they read DIR/*.bin (written by
+// perl/bench_storable.pl inputs DIR, so both sides use the same bytes);
+// otherwise they use the b-call-rsvp capture frame and a Go-built ~1 MB
+// message.
+
+type benchInput struct {
+	name string
+	img  []byte
+}
+
+func benchInputs(b *testing.B) []benchInput {
+	b.Helper()
+	if dir := os.Getenv("IKCGATE_BENCH_DIR"); dir != "" {
+		files, err := filepath.Glob(filepath.Join(dir, "*.bin"))
+		if err != nil || len(files) == 0 {
+			b.Fatalf("IKCGATE_BENCH_DIR=%s has no .bin inputs (%v)", dir, err)
+		}
+		sort.Strings(files)
+		var in []benchInput
+		for _, f := range files {
+			img, err := os.ReadFile(f)
+			if err != nil {
+				b.Fatal(err)
+			}
+			in = append(in, benchInput{strings.TrimSuffix(filepath.Base(f), ".bin"), img})
+		}
+		return in
+	}
+	stream, err := os.ReadFile(filepath.Join(capturesDir, "b-call-rsvp.c2s.bin"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	i := bytes.Index(stream, []byte("\r\n")) + 2 // after the SETUP line
+	nul := bytes.IndexByte(stream[i:], 0)
+	n, err := strconv.Atoi(string(stream[i : i+nul]))
+	if err != nil || i < 2 || nul < 0 {
+		b.Fatalf("no frame after the negotiation line in b-call-rsvp.c2s.bin")
+	}
+	call := stream[i+nul+1 : i+nul+1+n]
+	big, err := storable.NFreeze(nil, bigBenchMessage())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return []benchInput{{"big-1mb", big}, {"call-rsvp", call}}
+}
+
+// bigBenchMessage mirrors the ~1 MB message of perl/bench_storable.pl.
+func bigBenchMessage() perlcompat.Value {
+	items := make([]perlcompat.Value, 4000)
+	for i := range items {
+		items[i] = perlcompat.NewHash().
+			Set("id", perlcompat.Int(i)).
+			Set("name", perlcompat.Text(fmt.Sprintf("item number %d", i))).
+			Set("price", perlcompat.Text(fmt.Sprintf("%.2f", float64(i)*1.25))).
+			Set("big", perlcompat.Int(i*1000003)).
+			Set("tags", perlcompat.NewArray(perlcompat.Text("alpha"), perlcompat.Text("beta"),
+				perlcompat.Text(fmt.Sprintf("t%d", i)), perlcompat.Str{S: "caf\xe9"}, perlcompat.Text("\u263a"))).
+			Set("blob", perlcompat.Text(strings.Repeat(string(rune('A'+i%26)), 120))).
+			Set("meta", perlcompat.NewHash().Set("created", perlcompat.Int(1700000000+i)).
+				Set("ok", perlcompat.Int(1)).Set("note", perlcompat.Undef{}))
+	}
+	return perlcompat.NewHash().
+		Set("event", perlcompat.Text("poe://Server/svc/bulk")).
+		Set("params", perlcompat.NewArray(items...)).
+		Set("rsvp", perlcompat.NewHash().Set("kernel", perlcompat.Text("TestClient")).
+			Set("session", perlcompat.Int(2)).Set("state", perlcompat.Text("bulk_reply")))
+}
+
+func BenchmarkThaw(b *testing.B) {
+	for _, in := range benchInputs(b) {
+		b.Run(in.name, func(b *testing.B) {
+			b.SetBytes(int64(len(in.img)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := storable.Thaw(in.img); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkNFreeze(b *testing.B) {
+	for _, in := range benchInputs(b) {
+		v, err := storable.Thaw(in.img)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(in.name, func(b *testing.B) {
+			b.SetBytes(int64(len(in.img)))
+			b.ReportAllocs()
+			var buf []byte
+			for b.Loop() {
+				if buf, err = storable.NFreeze(buf[:0], v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
