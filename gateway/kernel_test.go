@@ -486,3 +486,38 @@ func TestLinkRedialsWhenTheServerComesBack(t *testing.T) {
 		<-p.Done()
 	}
 }
+
+func TestPostToStarReachesEveryChannelAndThisKernel(t *testing.T) {
+	checkGoroutines(t)
+	srv, addr := newKernel(t, testConfig(t, "Srv"))
+	heard := make(chan string, 8)
+	hear := func(who string) HandlerFunc {
+		return func(_ context.Context, r *Request) (perlcompat.Value, error) {
+			heard <- who
+			return nil, nil
+		}
+	}
+	srv.Handle("svc/hear", hear("Srv"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, name := range []string{"A", "B"} {
+		cli, _ := newKernel(t, testConfig(t, name))
+		cli.Handle("svc/hear", hear(name))
+		if _, err := cli.Dial(ctx, "tcp", addr); err != nil {
+			t.Fatal(err)
+		}
+		waitRegistered(srv, name)
+	}
+	if err := srv.Post(ctx, "poe://*/svc/hear", "all"); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for len(got) < 3 {
+		select {
+		case who := <-heard:
+			got[who] = true
+		case <-ctx.Done():
+			t.Fatalf("heard only %v", got)
+		}
+	}
+}
