@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ikcgate/ikcgate/perlcompat"
 	"github.com/ikcgate/ikcgate/protocol"
@@ -187,7 +188,7 @@ func (k *Kernel) CallSpec(ctx context.Context, to protocol.Specifier, params any
 }
 
 // callOn sends a call on ch and waits for its reply.
-func (k *Kernel) callOn(ctx context.Context, ch *channel, to protocol.Specifier, v perlcompat.Value, o postOptions) (perlcompat.Value, error) {
+func (k *Kernel) callOn(ctx context.Context, ch *channel, to protocol.Specifier, v perlcompat.Value, o postOptions) (reply perlcompat.Value, err error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, k.cfg.CallTimeout)
@@ -204,6 +205,8 @@ func (k *Kernel) callOn(ctx context.Context, ch *channel, to protocol.Specifier,
 	if err := ch.addPending(p); err != nil {
 		return nil, err
 	}
+	start := time.Now()
+	defer func() { k.obs.CallFinished(p.target, time.Since(start), err) }()
 	if err := ch.send(ctx, msg); err != nil {
 		k.dropPending(ch, p)
 		return nil, err

@@ -41,7 +41,8 @@ type channel struct {
 	localID    string   // the kernel ID announced on this channel
 	localNames []string // every name announced on it
 	remoteID   string
-	names      []string // names registered for the peer (guarded by k.mu)
+	names      []string    // names registered for the peer (guarded by k.mu)
+	info       ChannelInfo // for the Observer, set before the goroutines start
 
 	ctx    context.Context // cancelled when the channel fails
 	cancel context.CancelFunc
@@ -101,6 +102,7 @@ func (ch *channel) run(leftover []byte) {
 		if err != nil {
 			break
 		}
+		ch.k.obs.FrameReceived(&ch.info, len(payload))
 		var v perlcompat.Value
 		v, err = ch.freezer.Thaw(payload)
 		if err != nil {
@@ -169,6 +171,7 @@ func (ch *channel) writeLoop() {
 	defer close(ch.wdone)
 	bw := bufio.NewWriterSize(ch.nc, 32<<10)
 	write := func(f []byte) bool {
+		ch.k.obs.FrameSent(&ch.info, len(f))
 		if _, err := bw.Write(f); err != nil {
 			ch.fail(fmt.Errorf("write: %w", err))
 			return false

@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -97,6 +98,20 @@ type Config struct {
 	// Logger receives one line per channel opened or closed and every
 	// error a peer causes. Nil means hclog's default logger.
 	Logger hclog.Logger
+	// Observer is told about channels, frames, requests and calls, for
+	// metrics. Nil means none.
+	Observer Observer
+
+	// AllowPeer, when set, is asked about every accepted connection
+	// before a byte is read; false closes it at once (a Perl client that
+	// has sent nothing is not harmed by that).
+	AllowPeer func(addr net.Addr) bool
+	// AllowKernel, when set, is asked about the names a peer announced
+	// once negotiation has finished, before any request is read; false
+	// closes the channel. Refusing earlier, mid-negotiation, would kill
+	// a Perl IKC 0.2400-0.2402 peer (PROTOCOL.md section 2.6); a close
+	// after the last negotiation line is an ordinary disconnect to it.
+	AllowKernel func(names []string) bool
 
 	// Hostname and PID make the kernel ID (<host>-<epoch>-<pid>-<seq>)
 	// and the announced PID. Zero values mean the real ones.

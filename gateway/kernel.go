@@ -39,6 +39,7 @@ var (
 type Kernel struct {
 	cfg Config
 	log hclog.Logger
+	obs Observer
 	id  string // kernel ID, announced first on accepted channels
 	seq atomic.Int64
 
@@ -66,9 +67,14 @@ func New(cfg Config) (*Kernel, error) {
 	if log == nil {
 		log = hclog.Default().Named("ikc")
 	}
+	obs := cfg.Observer
+	if obs == nil {
+		obs = NopObserver{}
+	}
 	k := &Kernel{
 		cfg:       cfg,
 		log:       log,
+		obs:       obs,
 		mux:       newMux(),
 		channels:  map[*channel]struct{}{},
 		names:     map[string]*channel{},
@@ -164,8 +170,18 @@ func (k *Kernel) admit(nc net.Conn) bool {
 	n := len(k.channels)
 	closing := k.closing
 	k.mu.Unlock()
-	if closing || (k.cfg.MaxConnections > 0 && n >= k.cfg.MaxConnections) {
-		k.log.Warn("connection refused", "peer", nc.RemoteAddr(), "reason", map[bool]string{true: "shutting down", false: "MaxConnections reached"}[closing])
+	reason := ""
+	switch {
+	case closing:
+		reason = "shutting down"
+	case k.cfg.MaxConnections > 0 && n >= k.cfg.MaxConnections:
+		reason = "MaxConnections reached"
+	case k.cfg.AllowPeer != nil && !k.cfg.AllowPeer(nc.RemoteAddr()):
+		reason = "peer address not allowed"
+	}
+	if reason != "" {
+		k.log.Warn("connection refused", "peer", nc.RemoteAddr(), "reason", reason)
+		k.obs.NegotiationFailed(nc.RemoteAddr(), errors.New(reason))
 		nc.Close()
 		return false
 	}
@@ -194,6 +210,14 @@ func (k *Kernel) accept(nc net.Conn, l net.Listener) {
 	cancel()
 	if err != nil {
 		k.log.Warn("negotiation failed; connection closed", "peer", nc.RemoteAddr(), "error", err)
+		k.obs.NegotiationFailed(nc.RemoteAddr(), err)
+		nc.Close()
+		return
+	}
+	if k.cfg.AllowKernel != nil && !k.cfg.AllowKernel(res.PeerNames) {
+		err := fmt.Errorf("kernel names %q not allowed", res.PeerNames)
+		k.log.Warn("channel refused after negotiation", "peer", nc.RemoteAddr(), "error", err)
+		k.obs.NegotiationFailed(nc.RemoteAddr(), err)
 		nc.Close()
 		return
 	}
@@ -327,9 +351,11 @@ func (k *Kernel) open(nc net.Conn, res protocol.Result, leftover []byte, server 
 		k.names[n] = ch
 		ch.names = append(ch.names, n)
 	}
+	ch.info = ChannelInfo{RemoteID: ch.remoteID, Names: ch.names, Peer: nc.RemoteAddr(), Dialogue: res.Dialogue.String(), Freezer: fz.Name(), Server: server}
 	k.wg.Add(1)
 	k.mu.Unlock()
 
+	k.obs.ChannelOpened(ch.info)
 	ch.log.Info("channel open", "dialogue", res.Dialogue.String(), "freezer", fz.Name(), "names", names, "pid", res.PeerPID, "role", map[bool]string{true: "server", false: "client"}[server])
 	k.inform(MonitorEvent{Kind: MonitorRegister, RemoteID: ch.remoteID, Names: ch.names, PID: res.PeerPID, HasPID: res.PeerHasPID, Freezer: fz.Name(), Dialogue: res.Dialogue.String()})
 	k.inform(MonitorEvent{Kind: MonitorChannel, RemoteID: ch.remoteID, Names: ch.names, ChannelState: "ready"})
@@ -350,6 +376,13 @@ func (k *Kernel) closed(ch *channel) {
 		}
 	}
 	k.mu.Unlock()
+	ch.mu.Lock()
+	cerr := ch.failErr
+	ch.mu.Unlock()
+	if cerr == errClosed || errors.Is(cerr, ErrDisconnected) {
+		cerr = nil
+	}
+	k.obs.ChannelClosed(ch.info, cerr)
 	k.inform(MonitorEvent{Kind: MonitorChannel, RemoteID: ch.remoteID, Names: ch.names, ChannelState: "close"})
 	k.inform(MonitorEvent{Kind: MonitorUnregister, RemoteID: ch.remoteID, Names: ch.names})
 }

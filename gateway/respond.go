@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/ikcgate/ikcgate/perlcompat"
 	"github.com/ikcgate/ikcgate/protocol"
@@ -69,8 +70,15 @@ func (e *RemoteError) Error() string {
 // reported back as remote_error, unless the request was itself one.
 // ch is nil for a request this kernel posted to itself.
 func (k *Kernel) respond(ch *channel, req *protocol.Request) {
+	start := time.Now()
 	target := req.Target()
-	step, err := protocol.StepRequest, error(nil)
+	var err error
+	defer func() {
+		if ch != nil {
+			k.obs.RequestServed(&ch.info, target.Session, target.State, req.IsCall(), time.Since(start), err)
+		}
+	}()
+	step := protocol.StepRequest
 	var args []perlcompat.Value
 	var h Handler
 	if target.Session == ikcSession {

@@ -1,0 +1,124 @@
+package gateway
+
+import (
+	"context"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ikcgate/ikcgate/perlcompat"
+)
+
+type countingObserver struct {
+	NopObserver
+	mu                          sync.Mutex
+	opened, closed, failed      int
+	framesIn, framesOut, served int
+	calls                       int
+	lastState                   string
+}
+
+func (o *countingObserver) ChannelOpened(ChannelInfo) { o.mu.Lock(); o.opened++; o.mu.Unlock() }
+func (o *countingObserver) ChannelClosed(ChannelInfo, error) {
+	o.mu.Lock()
+	o.closed++
+	o.mu.Unlock()
+}
+func (o *countingObserver) NegotiationFailed(net.Addr, error) { o.mu.Lock(); o.failed++; o.mu.Unlock() }
+func (o *countingObserver) FrameReceived(*ChannelInfo, int)   { o.mu.Lock(); o.framesIn++; o.mu.Unlock() }
+func (o *countingObserver) FrameSent(*ChannelInfo, int)       { o.mu.Lock(); o.framesOut++; o.mu.Unlock() }
+func (o *countingObserver) RequestServed(_ *ChannelInfo, s, st string, _ bool, _ time.Duration, _ error) {
+	o.mu.Lock()
+	o.served++
+	o.lastState = s + "/" + st
+	o.mu.Unlock()
+}
+func (o *countingObserver) CallFinished(string, time.Duration, error) {
+	o.mu.Lock()
+	o.calls++
+	o.mu.Unlock()
+}
+
+func TestObserverSeesChannelsFramesRequestsAndCalls(t *testing.T) {
+	checkGoroutines(t)
+	obs := &countingObserver{}
+	cfg := testConfig(t, "Srv")
+	cfg.Observer = obs
+	srv, addr := newKernel(t, cfg)
+	srv.HandleFunc("svc/echo", echo)
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	peer, err := cli.Dial(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.Call(ctx, "Srv/svc/echo", 1); err != nil {
+		t.Fatal(err)
+	}
+	peer.Close()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		obs.mu.Lock()
+		done := obs.closed == 1
+		obs.mu.Unlock()
+		if done || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if obs.opened != 1 || obs.closed != 1 || obs.framesIn != 1 || obs.framesOut != 1 || obs.served != 1 || obs.lastState != "svc/echo" {
+		t.Errorf("observer saw %+v", obs)
+	}
+}
+
+func TestAllowPeerAndAllowKernelRefuseChannels(t *testing.T) {
+	checkGoroutines(t)
+	obs := &countingObserver{}
+	cfg := testConfig(t, "Srv")
+	cfg.Observer = obs
+	cfg.AllowKernel = func(names []string) bool { return !contains(names, "Banned") }
+	srv, addr := newKernel(t, cfg)
+	srv.HandleFunc("svc/echo", echo)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	banned, _ := newKernel(t, testConfig(t, "Banned"))
+	if p, err := banned.Dial(ctx, "tcp", addr); err == nil {
+		// Negotiation finishes (closing earlier would kill a Perl peer);
+		// the channel is then closed before any request is served.
+		select {
+		case <-p.Done():
+		case <-ctx.Done():
+			t.Fatal("a banned kernel's channel stayed open")
+		}
+	}
+	ok, _ := newKernel(t, testConfig(t, "Fine"))
+	if _, err := ok.Dial(ctx, "tcp", addr); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := ok.Call(ctx, "Srv/svc/echo", "in"); err != nil || v != perlcompat.Text("in") {
+		t.Fatalf("allowed kernel: %v, %v", v, err)
+	}
+
+	cfg2 := testConfig(t, "Srv2")
+	cfg2.AllowPeer = func(net.Addr) bool { return false }
+	_, addr2 := newKernel(t, cfg2)
+	nc, err := net.Dial("tcp", addr2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if n, err := nc.Read(make([]byte, 1)); err == nil || n != 0 {
+		t.Errorf("a refused peer could read: %d, %v", n, err)
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if obs.failed != 1 {
+		t.Errorf("observer saw %d refusals, want 1", obs.failed)
+	}
+}
