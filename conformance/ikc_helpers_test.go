@@ -142,6 +142,12 @@ func goKernel(t *testing.T, name string, mutate func(*gateway.Config)) (k *gatew
 	if mutate != nil {
 		mutate(&cfg)
 	}
+	return goKernelWith(t, cfg)
+}
+
+// goKernelWith is goKernel with a whole Config.
+func goKernelWith(t *testing.T, cfg gateway.Config) (k *gateway.Kernel, tcpAddr, unixPath string, records chan []perlcompat.Value) {
+	t.Helper()
 	k, err := gateway.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -188,19 +188,26 @@ func (k *Kernel) CallSpec(ctx context.Context, to protocol.Specifier, params any
 }
 
 // callOn sends a call on ch and waits for its reply.
-func (k *Kernel) callOn(ctx context.Context, ch *channel, to protocol.Specifier, v perlcompat.Value, o postOptions) (reply perlcompat.Value, err error) {
+func (k *Kernel) callOn(ctx context.Context, ch *channel, to protocol.Specifier, v perlcompat.Value, o postOptions) (perlcompat.Value, error) {
+	msg := protocol.NewPost(to, v)
+	if o.from != "" {
+		msg.From = protocol.ProxyFrom(ch.localID, o.from)
+	}
+	return k.callMsg(ctx, ch, msg)
+}
+
+// callMsg sends msg as a call on ch, with an rsvp state of ours, and waits
+// for the reply.
+func (k *Kernel) callMsg(ctx context.Context, ch *channel, msg *protocol.Request) (reply perlcompat.Value, err error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, k.cfg.CallTimeout)
 		defer cancel()
 	}
-	p := k.newPending(ch, to)
+	p := k.newPending(ch, msg.Event)
 	rsvp := protocol.Specifier{Kernel: ch.localID, Session: rsvpSession, State: p.state}
-	msg := protocol.NewCall(to, v, rsvp)
+	msg.Rsvp = &rsvp
 	msg.RsvpValue = rsvp.Value()
-	if o.from != "" {
-		msg.From = protocol.ProxyFrom(ch.localID, o.from)
-	}
 	p.target = msg.Target().String()
 	if err := ch.addPending(p); err != nil {
 		return nil, err
@@ -217,7 +224,7 @@ func (k *Kernel) callOn(ctx context.Context, ch *channel, to protocol.Specifier,
 	case <-ctx.Done():
 		k.dropPending(ch, p)
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return nil, fmt.Errorf("%w from %s within the deadline (Perl sends none for undef)", ErrNoReply, to.String())
+			return nil, fmt.Errorf("%w from %s within the deadline (Perl sends none for undef)", ErrNoReply, msg.Event.String())
 		}
 		return nil, ctx.Err()
 	}

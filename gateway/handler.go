@@ -120,6 +120,7 @@ func fromClientLite(req *protocol.Request) bool {
 type mux struct {
 	mu       sync.RWMutex
 	sessions map[string]*session
+	prefixes map[string]Handler // internal sessions named by prefix (upstream post-backs)
 }
 
 type session struct {
@@ -128,7 +129,7 @@ type session struct {
 }
 
 func newMux() *mux {
-	m := &mux{sessions: map[string]*session{}}
+	m := &mux{sessions: map[string]*session{}, prefixes: map[string]Handler{}}
 	return m
 }
 
@@ -229,6 +230,11 @@ func (m *mux) find(sess, state string) (Handler, error) {
 	defer m.mu.RUnlock()
 	s := m.sessions[sess]
 	if s == nil {
+		for p, h := range m.prefixes {
+			if strings.HasPrefix(sess, p) {
+				return h, nil
+			}
+		}
 		return nil, fmt.Errorf("Session '%s' is not available for remote kernels", sess)
 	}
 	if h := s.states[state]; h != nil {

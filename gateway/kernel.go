@@ -52,6 +52,8 @@ type Kernel struct {
 	monitors  map[*monitor]struct{}
 	closing   bool
 	pending   map[string]*pendingCall // RsvpPerl: replies accepted from any channel
+	// errorHooks see remote_error reports no pending call claimed.
+	errorHooks []func(ch *channel, msg, when string) bool
 
 	rsvpSeq atomic.Uint64
 	wg      sync.WaitGroup // every goroutine the kernel starts
@@ -356,7 +358,7 @@ func (k *Kernel) open(nc net.Conn, res protocol.Result, leftover []byte, server 
 	k.mu.Unlock()
 
 	k.obs.ChannelOpened(ch.info)
-	ch.log.Info("channel open", "dialogue", res.Dialogue.String(), "freezer", fz.Name(), "names", names, "pid", res.PeerPID, "role", map[bool]string{true: "server", false: "client"}[server])
+	ch.log.Info("channel open", "dialogue", res.Dialogue.String(), "freezer", fz.Name(), "names", ch.names, "pid", res.PeerPID, "role", map[bool]string{true: "server", false: "client"}[server])
 	k.inform(MonitorEvent{Kind: MonitorRegister, RemoteID: ch.remoteID, Names: ch.names, PID: res.PeerPID, HasPID: res.PeerHasPID, Freezer: fz.Name(), Dialogue: res.Dialogue.String()})
 	k.inform(MonitorEvent{Kind: MonitorChannel, RemoteID: ch.remoteID, Names: ch.names, ChannelState: "ready"})
 	go func() {

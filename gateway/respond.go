@@ -51,6 +51,15 @@ func (ch *channel) remoteError(req *protocol.Request) {
 	ch.k.inform(MonitorEvent{Kind: MonitorError, RemoteID: ch.remoteID, Names: ch.names, Operation: "remote-" + when, Message: msg})
 	if p := ch.pendingFor(msg); p != nil {
 		p.finish(nil, &RemoteError{Message: msg, When: when, Kernel: ch.remoteID})
+		return
+	}
+	ch.k.mu.Lock()
+	hooks := append([]func(*channel, string, string) bool(nil), ch.k.errorHooks...)
+	ch.k.mu.Unlock()
+	for _, h := range hooks {
+		if h(ch, msg, when) {
+			return
+		}
 	}
 }
 
@@ -59,6 +68,10 @@ type RemoteError struct {
 	Message string // Perl's text, "….  Request poe://… sent by …"
 	When    string // request, check, resolve or invocation
 	Kernel  string // the remote kernel ID
+
+	// relay: returned by a handler, the report goes to the requester as
+	// it is (an upstream kernel's own words), not wrapped again.
+	relay bool
 }
 
 func (e *RemoteError) Error() string {
@@ -196,6 +209,11 @@ func (k *Kernel) requestFailed(ch *channel, req *protocol.Request, step string, 
 	rep := req.RemoteError(ch.remoteID, text, step)
 	if rep == nil {
 		return
+	}
+	var re *RemoteError
+	if errors.As(err, &re) && re.relay {
+		rep.Params.(*perlcompat.Array).Elems[0] = perlcompat.Text(re.Message)
+		rep.Params.(*perlcompat.Array).Elems[2] = perlcompat.Text(re.When)
 	}
 	if err := ch.send(ch.ctx, rep); err != nil {
 		ch.log.Debug("remote_error not sent", "error", err)

@@ -1,0 +1,108 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ikcgate/ikcgate/perlcompat"
+)
+
+// upstreamSetup is client -> gateway -> upstream, all Go kernels here (the
+// conformance package does it with real Perl on both sides).
+func upstreamSetup(t *testing.T) (cli, gw, up *Kernel, acks chan []perlcompat.Value) {
+	t.Helper()
+	up, upAddr := newKernel(t, testConfig(t, "Up"))
+	up.HandleFunc("svc/echo", echo)
+	up.HandleFunc("svc/ack_sender", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
+		return nil, r.PostBack(ctx, "ack", r.Args...)
+	})
+	gw, gwAddr := newKernel(t, testConfig(t, "Gw"))
+	gw.HandleFunc("svc/moved", func(context.Context, *Request) (perlcompat.Value, error) {
+		return perlcompat.Text("answered in Go"), nil
+	})
+	u := gw.NewUpstream("tcp", upAddr, UpstreamOptions{LinkOptions: LinkOptions{MinBackoff: 10 * time.Millisecond}})
+	t.Cleanup(u.Close)
+	gw.Handle("svc/*", u)
+	cli, _ = newKernel(t, testConfig(t, "Cli"))
+	acks = make(chan []perlcompat.Value, 4)
+	cli.HandleFunc("client/ack", func(_ context.Context, r *Request) (perlcompat.Value, error) {
+		acks <- r.Args
+		return nil, nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := cli.Dial(ctx, "tcp", gwAddr); err != nil {
+		t.Fatal(err)
+	}
+	return cli, gw, up, acks
+}
+
+func TestUpstreamForwardsCallsPostBacksAndErrors(t *testing.T) {
+	checkGoroutines(t)
+	cli, _, _, acks := upstreamSetup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	// A state moved to Go is answered by the gateway; the rest upstream.
+	if v, err := cli.Call(ctx, "Gw/svc/moved", nil); err != nil || v != perlcompat.Text("answered in Go") {
+		t.Errorf("moved state: %v, %v", v, err)
+	}
+	nested := perlcompat.NewHash().Set("list", perlcompat.NewArray(perlcompat.Int(1), perlcompat.Text("é")))
+	v, err := cli.Call(ctx, "Gw/svc/echo", nested)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(perlcompat.Value(nested), v); diff != "" {
+		t.Errorf("forwarded echo (-want +got):\n%s", diff)
+	}
+	// SENDER post-backs reach the original client.
+	if err := cli.Post(ctx, "Gw/svc/ack_sender", "hi", From("client")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-acks:
+		if diff := cmp.Diff([]perlcompat.Value{perlcompat.Text("hi")}, got); diff != "" {
+			t.Errorf("post-back (-want +got):\n%s", diff)
+		}
+	case <-ctx.Done():
+		t.Fatal("post-back never relayed")
+	}
+	// The upstream's error comes back in its own words, naming the
+	// client's request and sender, not the gateway's.
+	_, err = cli.Call(ctx, "Gw/svc/nope", 1, From("client"))
+	var re *RemoteError
+	if !errors.As(err, &re) || re.When != "check" {
+		t.Fatalf("err = %v", err)
+	}
+	if !strings.HasPrefix(re.Message, "Session 'svc' has not published state 'nope'.  Request poe://Gw/svc/nope sent by poe://") ||
+		!strings.HasSuffix(re.Message, "/client/IKC:proxy") || strings.Contains(re.Message, fwdPrefix) {
+		t.Errorf("relayed error text %q", re.Message)
+	}
+}
+
+func TestUpstreamDownFailsCleanlyAndRecovers(t *testing.T) {
+	checkGoroutines(t)
+	gw, gwAddr := newKernel(t, testConfig(t, "Gw"))
+	u := gw.NewUpstream("tcp", "127.0.0.1:1", UpstreamOptions{Wait: 100 * time.Millisecond, LinkOptions: LinkOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond}})
+	defer u.Close()
+	gw.Handle("svc/*", u)
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := cli.Dial(ctx, "tcp", gwAddr); err != nil {
+		t.Fatal(err)
+	}
+	_, err := cli.Call(ctx, "Gw/svc/echo", 1)
+	var re *RemoteError
+	if !errors.As(err, &re) || !strings.Contains(re.Message, "upstream 127.0.0.1:1 unavailable") {
+		t.Fatalf("err = %v", err)
+	}
+	if u.Healthy() {
+		t.Error("Healthy with nothing upstream")
+	}
+}
