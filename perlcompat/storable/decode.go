@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/ikcgate/ikcgate/perlcompat"
 )
@@ -82,12 +83,45 @@ func (d *Decoder) Thaw(img []byte) (perlcompat.Value, error) {
 		return nil, &DecodeError{Offset: st.pos, Header: true, Err: fmt.Errorf("%w: no root item", ErrTruncated)}
 	}
 	// Items average several bytes; start the tag table near that.
-	st.tags = make([]entry, 0, min(len(st.src)/8+8, 1<<16))
 	t, err := st.item(1, 0)
 	if err != nil {
 		return nil, err
 	}
 	return st.ref(t), nil
+}
+
+// tagTable holds every item's entry by tag. It grows in chunks that are
+// never copied: a big image costs what it uses, a small one nothing past
+// the first chunk, which lives in the decoder.
+type tagTable struct {
+	n      int
+	chunks [][]entry // full-length chunks after chunk0
+	chunk0 [64]entry
+}
+
+const tagChunk = 4096
+
+func (t *tagTable) add(e entry) int32 {
+	i := t.n
+	t.n++
+	if i < len(t.chunk0) {
+		t.chunk0[i] = e
+		return int32(i)
+	}
+	j := i - len(t.chunk0)
+	if j/tagChunk == len(t.chunks) {
+		t.chunks = append(t.chunks, make([]entry, tagChunk))
+	}
+	t.chunks[j/tagChunk][j%tagChunk] = e
+	return int32(i)
+}
+
+func (t *tagTable) at(i int32) *entry {
+	if int(i) < len(t.chunk0) {
+		return &t.chunk0[i]
+	}
+	j := int(i) - len(t.chunk0)
+	return &t.chunks[j/tagChunk][j%tagChunk]
 }
 
 // entry is one tagged item; only what back-references need is kept. Its
@@ -113,9 +147,86 @@ type decodeState struct {
 	nvSize    int
 	lim       Limits
 	allow     func(string) bool
-	tags      []entry
+	tags      tagTable
 	refs      []*perlcompat.Ref
 	classes   []string
+
+	// Slabs: containers and their slices are carved from chunks sized
+	// from the image, so a message of many small hashes costs a few
+	// allocations instead of several per hash.
+	strs    []perlcompat.Str
+	hashes  []perlcompat.Hash
+	arrays  []perlcompat.Array
+	entries []perlcompat.Entry
+	values  []perlcompat.Value
+}
+
+// slabLen is the chunk length for items of about per bytes each: a small
+// image gets small chunks, so a 150-byte request allocates little.
+func (d *decodeState) slabLen(per, lo, hi int) int {
+	return min(max(len(d.src)/per, lo), hi)
+}
+
+// boxStr returns s as a Value without an allocation per string: the Str
+// lives in a slab and the interface points at it. Converting a Str to an
+// interface the ordinary way copies it to a fresh heap object, which for
+// a message of many short strings was the decoder's biggest cost. The
+// slab is never written again after the Str is stored, so the value is as
+// immutable as an ordinary boxed one; it keeps its slab alive.
+func (d *decodeState) boxStr(s perlcompat.Str) perlcompat.Value {
+	if len(d.strs) == 0 {
+		d.strs = make([]perlcompat.Str, d.slabLen(48, 2, 1024))
+	}
+	p := &d.strs[0]
+	*p = s
+	d.strs = d.strs[1:]
+	var v perlcompat.Value = perlcompat.Str{} // the Str type word, no allocation
+	(*[2]unsafe.Pointer)(unsafe.Pointer(&v))[1] = unsafe.Pointer(p)
+	return v
+}
+
+func (d *decodeState) newHash() *perlcompat.Hash {
+	if len(d.hashes) == 0 {
+		d.hashes = make([]perlcompat.Hash, d.slabLen(128, 2, 256))
+	}
+	h := &d.hashes[0]
+	d.hashes = d.hashes[1:]
+	return h
+}
+
+func (d *decodeState) newArray() *perlcompat.Array {
+	if len(d.arrays) == 0 {
+		d.arrays = make([]perlcompat.Array, d.slabLen(128, 2, 256))
+	}
+	a := &d.arrays[0]
+	d.arrays = d.arrays[1:]
+	return a
+}
+
+// entrySlice returns a zero-length slice with capacity n whose append
+// cannot reach into the rest of the slab.
+func (d *decodeState) entrySlice(n int) []perlcompat.Entry {
+	if n > 256 {
+		return make([]perlcompat.Entry, 0, n)
+	}
+	if len(d.entries) < n {
+		d.entries = make([]perlcompat.Entry, max(n, d.slabLen(16, 8, 4096)))
+	}
+	es := d.entries[:0:n]
+	d.entries = d.entries[n:]
+	return es
+}
+
+func (d *decodeState) valueSlice(n int) []perlcompat.Value {
+	if n > 256 {
+		return make([]perlcompat.Value, n)
+	}
+	if len(d.values) < n {
+		d.values = make([]perlcompat.Value, max(n, d.slabLen(16, 8, 4096)))
+	}
+	vs := d.values[:n:n]
+	d.values = d.values[n:]
+	return vs
 }
 
 // byteVals holds SX_BYTE values boxed once.
@@ -236,13 +347,11 @@ func (d *decodeState) shortLen() (uint32, bool) {
 }
 
 func (d *decodeState) register(e entry) int32 {
-	d.tags = append(d.tags, e)
-	return int32(len(d.tags) - 1)
+	return d.tags.add(e)
 }
 
 func (d *decodeState) scalar(v perlcompat.Value, class int32) (int32, error) {
-	d.tags = append(d.tags, entry{val: v, class: class})
-	return int32(len(d.tags) - 1), nil
+	return d.tags.add(entry{val: v, class: class}), nil
 }
 
 func (d *decodeState) className(class int32) string {
@@ -256,7 +365,7 @@ func (d *decodeState) className(class int32) string {
 // hash value: a scalar as is, an array or hash as a reference to it, and a
 // reference item as what it references.
 func (d *decodeState) slot(t int32) perlcompat.Value {
-	e := &d.tags[t]
+	e := d.tags.at(t)
 	switch e.val.(type) {
 	case nil, *perlcompat.Ref:
 		return d.ref(e.aux)
@@ -266,7 +375,7 @@ func (d *decodeState) slot(t int32) perlcompat.Value {
 
 // ref is "a reference to tagged item t", the same pointer every time.
 func (d *decodeState) ref(t int32) perlcompat.Value {
-	e := &d.tags[t]
+	e := d.tags.at(t)
 	switch x := e.val.(type) {
 	case *perlcompat.Array, *perlcompat.Hash, *perlcompat.Ref:
 		return x
@@ -309,8 +418,8 @@ func (d *decodeState) item(depth int, class int32) (int32, error) {
 		b := d.src[d.pos : d.pos+4]
 		d.pos += 4
 		t := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-		if uint64(t) >= uint64(len(d.tags)) {
-			return 0, d.fail(off, op, fmt.Errorf("%w: tag %d, %d items seen", ErrBadTag, t, len(d.tags)))
+		if uint64(t) >= uint64(d.tags.n) {
+			return 0, d.fail(off, op, fmt.Errorf("%w: tag %d, %d items seen", ErrBadTag, t, d.tags.n))
 		}
 		return int32(t), nil
 	case opScalar, opUTF8Str:
@@ -324,7 +433,7 @@ func (d *decodeState) item(depth int, class int32) (int32, error) {
 			return 0, d.truncated(off, op, fmt.Sprintf("%d-byte string, %d bytes left", n, len(d.src)-d.pos))
 		}
 		// Perl's thaw of an empty UTF-8 string gives an unflagged "".
-		return d.scalar(perlcompat.Str{S: s, UTF8: op == opUTF8Str && n > 0}, class)
+		return d.scalar(d.boxStr(perlcompat.Str{S: s, UTF8: op == opUTF8Str && n > 0}), class)
 	case opLScalar, opLUTF8Str:
 		n, ok := d.u32()
 		if !ok {
@@ -334,7 +443,7 @@ func (d *decodeState) item(depth int, class int32) (int32, error) {
 		if !ok {
 			return 0, d.truncated(off, op, fmt.Sprintf("%d-byte string, %d bytes left", n, len(d.src)-d.pos))
 		}
-		return d.scalar(perlcompat.Str{S: s, UTF8: op == opLUTF8Str && n > 0}, class)
+		return d.scalar(d.boxStr(perlcompat.Str{S: s, UTF8: op == opLUTF8Str && n > 0}), class)
 	case opByte:
 		if d.pos >= len(d.src) {
 			return 0, d.truncated(off, op, "byte")
@@ -385,12 +494,12 @@ func (d *decodeState) item(depth int, class int32) (int32, error) {
 		}
 		// The referent will be the next tag unless it is an SX_OBJECT;
 		// set it now so a back-reference from inside sees it.
-		t := d.register(entry{class: class, aux: int32(len(d.tags)) + 1})
+		t := d.register(entry{class: class, aux: int32(d.tags.n) + 1})
 		rt, err := d.child(depth+1, 0, op, off)
 		if err != nil {
 			return 0, err
 		}
-		d.tags[t].aux = rt
+		d.tags.at(t).aux = rt
 		return t, nil
 	case opBless:
 		if class != 0 {
@@ -489,12 +598,13 @@ func (d *decodeState) array(depth int, class int32, off int) (int32, error) {
 	if uint64(n) > uint64(len(d.src)-d.pos) { // every element takes a byte
 		return 0, d.truncated(off, opArray, fmt.Sprintf("%d elements, %d bytes left", n, len(d.src)-d.pos))
 	}
-	a := &perlcompat.Array{Class: d.className(class)}
+	a := d.newArray()
+	a.Class = d.className(class)
 	t := d.register(entry{val: a})
 	if n == 0 {
 		return t, nil
 	}
-	elems := make([]perlcompat.Value, n)
+	elems := d.valueSlice(int(n))
 	for i := range elems {
 		et, err := d.child(depth+1, 0, opArray, off)
 		if err != nil {
@@ -528,12 +638,13 @@ func (d *decodeState) hash(depth int, class int32, op byte, off int) (int32, err
 	if uint64(n)*minEntry > uint64(len(d.src)-d.pos) {
 		return 0, d.truncated(off, op, fmt.Sprintf("%d keys, %d bytes left", n, len(d.src)-d.pos))
 	}
-	h := &perlcompat.Hash{Class: d.className(class)}
+	h := d.newHash()
+	h.Class = d.className(class)
 	t := d.register(entry{val: h})
 	if n == 0 {
 		return t, nil
 	}
-	es := make([]perlcompat.Entry, 0, n)
+	es := d.entrySlice(int(n))
 	for i := uint32(0); i < n; i++ {
 		vt, err := d.child(depth+1, 0, op, off)
 		if err != nil {
@@ -614,12 +725,23 @@ func dedupe(es []perlcompat.Entry) []perlcompat.Entry {
 	if len(es) < 2 {
 		return es
 	}
-	if len(es) <= 8 {
+	if len(es) <= 32 {
+		// Perl's images never repeat a key; a pairwise check of short
+		// hashes is cheaper than a map.
 		dup := false
 	scan:
 		for i := 1; i < len(es); i++ {
+			ki := es[i].Key
 			for j := 0; j < i; j++ {
-				if perlcompat.SameKey(es[i].Key, es[j].Key) {
+				kj := es[j].Key
+				if ki.UTF8 == kj.UTF8 {
+					if len(ki.S) == len(kj.S) && ki.S == kj.S {
+						dup = true
+						break scan
+					}
+					continue
+				}
+				if perlcompat.SameKey(ki, kj) {
 					dup = true
 					break scan
 				}
