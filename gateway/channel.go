@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -58,9 +59,10 @@ type channel struct {
 	dead      chan struct{} // closed by fail
 	pending   map[string]*pendingCall
 
-	drainCh chan struct{} // closed by drain
-	wdone   chan struct{} // writer finished
-	kdone   chan struct{} // worker finished
+	drainCh  chan struct{} // closed by drain
+	readDone chan struct{} // closed by the reader at a clean EOF
+	wdone    chan struct{} // writer finished
+	kdone    chan struct{} // worker finished
 }
 
 func newChannel(k *Kernel, nc net.Conn, res protocol.Result, fz perlcompat.Freezer, server bool, localID string, localNames []string) *channel {
@@ -82,6 +84,7 @@ func newChannel(k *Kernel, nc net.Conn, res protocol.Result, fz perlcompat.Freez
 		dead:       make(chan struct{}),
 		pending:    map[string]*pendingCall{},
 		drainCh:    make(chan struct{}),
+		readDone:   make(chan struct{}),
 		wdone:      make(chan struct{}),
 		kdone:      make(chan struct{}),
 	}
@@ -122,10 +125,21 @@ func (ch *channel) run(leftover []byte) {
 			break // the channel failed while queueing work
 		}
 	}
-	switch {
-	case errors.Is(err, io.EOF):
-		err = ErrDisconnected
-	case ch.isDraining() && errors.Is(err, net.ErrClosed):
+	if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
+		// The peer closed cleanly. A Perl kernel serves every request it
+		// read before noticing; so do we: the worker finishes the queue,
+		// the writer flushes the replies, then the channel closes. The
+		// handlers' context is cancelled at once: the peer is gone, and a
+		// handler waiting on it must not hold the channel open.
+		ch.cancel()
+		close(ch.readDone)
+		<-ch.kdone
+		<-ch.wdone
+		ch.fail(ErrDisconnected)
+		ch.k.closed(ch)
+		return
+	}
+	if ch.isDraining() && errors.Is(err, net.ErrClosed) {
 		err = nil
 	}
 	ch.fail(err)
@@ -159,6 +173,9 @@ func (ch *channel) workLoop() {
 		case req := <-ch.work:
 			ch.k.respond(ch, req)
 		case <-ch.drainCh:
+			ch.finishDraining()
+			return
+		case <-ch.readDone:
 			ch.finishDraining()
 			return
 		case <-ch.dead:
@@ -203,7 +220,12 @@ func (ch *channel) writeLoop() {
 				return
 			}
 			if stop { // the flush marker of drain: all is written
-				ch.fail(nil)
+				select {
+				case <-ch.readDone:
+					ch.fail(ErrDisconnected)
+				default:
+					ch.fail(nil)
+				}
 				return
 			}
 		case <-ch.dead:

@@ -23,7 +23,9 @@ import (
 //
 // A returned error, or a panic, reaches the caller as IKC's remote_error
 // (when "invocation") and the kernel keeps running. ctx is cancelled when
-// the channel closes or the kernel is shut down for good.
+// the channel closes or the kernel is shut down for good. Requests a peer
+// sent just before closing are still served, as Perl serves them, with ctx
+// already cancelled.
 type Handler interface {
 	ServeIKC(ctx context.Context, r *Request) (perlcompat.Value, error)
 }

@@ -53,11 +53,16 @@ type Kernel struct {
 	closing   bool
 	pending   map[string]*pendingCall // RsvpPerl: replies accepted from any channel
 	// errorHooks see remote_error reports no pending call claimed.
-	errorHooks []func(ch *channel, msg, when string) bool
+	errorHooks []errorHook
 
 	rsvpSeq atomic.Uint64
 	wg      sync.WaitGroup // every goroutine the kernel starts
 	done    chan struct{}  // closed when Shutdown begins
+}
+
+type errorHook struct {
+	id uint64
+	fn func(ch *channel, msg, when string) bool
 }
 
 // New returns a kernel. It serves nothing until Serve or Dial.

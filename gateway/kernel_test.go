@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"context"
+
 	"errors"
+	"github.com/ikcgate/ikcgate/protocol"
 	"net"
 	"path/filepath"
 	"runtime"
@@ -519,5 +521,44 @@ func TestPostToStarReachesEveryChannelAndThisKernel(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatalf("heard only %v", got)
 		}
+	}
+}
+
+// A peer that sends requests and closes at once must still have them all
+// served, as a Perl kernel would: nothing queued is dropped at EOF.
+func TestRequestsSentJustBeforeEOFAreAllServed(t *testing.T) {
+	checkGoroutines(t)
+	srv, addr := newKernel(t, testConfig(t, "Srv"))
+	var got atomic.Int64
+	srv.HandleFunc("svc/count", func(_ context.Context, r *Request) (perlcompat.Value, error) {
+		got.Add(1)
+		return nil, nil
+	})
+	const rounds, posts = 20, 50
+	for i := 0; i < rounds; i++ {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc.Write([]byte(setupLine))
+		// Read the reply, as every real client does: closing a socket with
+		// unread data makes the OS send a reset, and the server's OS may
+		// then discard what it had not delivered yet.
+		if _, err := protocol.NewLineReader(nc, 4096).ReadLine(); err != nil {
+			t.Fatal(err)
+		}
+		var buf []byte
+		for j := 0; j < posts; j++ {
+			buf = append(buf, frame(t, perlcompat.NewHash().Set("event", perlcompat.Text("poe://Srv/svc/count")).Set("params", perlcompat.Int(int64(j))))...)
+		}
+		nc.Write(buf)
+		nc.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for got.Load() < rounds*posts && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := got.Load(); n != rounds*posts {
+		t.Fatalf("%d of %d posts served", n, rounds*posts)
 	}
 }

@@ -54,10 +54,10 @@ func (ch *channel) remoteError(req *protocol.Request) {
 		return
 	}
 	ch.k.mu.Lock()
-	hooks := append([]func(*channel, string, string) bool(nil), ch.k.errorHooks...)
+	hooks := append([]errorHook(nil), ch.k.errorHooks...)
 	ch.k.mu.Unlock()
 	for _, h := range hooks {
-		if h(ch, msg, when) {
+		if h.fn(ch, msg, when) {
 			return
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ikcgate/ikcgate/perlcompat"
@@ -27,9 +28,11 @@ import (
 // the upstream's error texts, which quote the from, are rewritten to quote
 // the original one.
 type Upstream struct {
-	k    *Kernel
-	link *Link
-	opts UpstreamOptions
+	k      *Kernel
+	link   *Link
+	opts   UpstreamOptions
+	prefix string // "ikcgate:fwd:<n>:", this upstream's from sessions
+	hookID uint64
 
 	mu   sync.Mutex
 	seq  uint64
@@ -59,8 +62,11 @@ type forwarded struct {
 	expires time.Time
 }
 
-// fwdPrefix names the sessions our forwarded requests come "from".
+// fwdPrefix starts the sessions our forwarded requests come "from"; each
+// Upstream adds its own number, so post-backs find the right one.
 const fwdPrefix = "ikcgate:fwd:"
+
+var upstreamSeq atomic.Uint64
 
 // NewUpstream starts a route to the kernel at address (see Connect). Close
 // it when done; Shutdown closes it too.
@@ -74,19 +80,38 @@ func (k *Kernel) NewUpstream(network, address string, opts UpstreamOptions) *Ups
 	if opts.SenderTTL <= 0 {
 		opts.SenderTTL = 10 * time.Minute
 	}
-	u := &Upstream{k: k, opts: opts, fwd: map[uint64]*forwarded{}}
+	n := upstreamSeq.Add(1)
+	u := &Upstream{k: k, opts: opts, fwd: map[uint64]*forwarded{}, prefix: fwdPrefix + strconv.FormatUint(n, 10) + ":", hookID: n}
 	u.link = k.Connect(network, address, opts.LinkOptions)
 	k.mux.mu.Lock()
-	k.mux.prefixes[fwdPrefix] = HandlerFunc(u.postBack)
+	k.mux.prefixes[u.prefix] = HandlerFunc(u.postBack)
 	k.mux.mu.Unlock()
 	k.mu.Lock()
-	k.errorHooks = append(k.errorHooks, u.relayError)
+	k.errorHooks = append(k.errorHooks, errorHook{id: n, fn: u.relayError})
 	k.mu.Unlock()
 	return u
 }
 
-// Close stops the route's link.
-func (u *Upstream) Close() { u.link.Close() }
+// Close stops the route's link and forgets its senders; requests it was
+// published for fail from then on.
+func (u *Upstream) Close() {
+	u.link.Close()
+	u.k.mux.mu.Lock()
+	delete(u.k.mux.prefixes, u.prefix)
+	u.k.mux.mu.Unlock()
+	u.k.mu.Lock()
+	hooks := u.k.errorHooks[:0]
+	for _, h := range u.k.errorHooks {
+		if h.id != u.hookID {
+			hooks = append(hooks, h)
+		}
+	}
+	u.k.errorHooks = hooks
+	u.k.mu.Unlock()
+	u.mu.Lock()
+	u.fwd, u.fifo = map[uint64]*forwarded{}, nil
+	u.mu.Unlock()
+}
 
 // Healthy reports whether the upstream channel is up now.
 func (u *Upstream) Healthy() bool {
@@ -149,7 +174,7 @@ func (u *Upstream) remember(up *channel, r *Request) *forwarded {
 	u.seq++
 	f := &forwarded{
 		id: u.seq, origin: r.ch, req: r.Message, expires: now.Add(u.opts.SenderTTL),
-		ourFrom: protocol.Specifier{Kernel: up.localID, Session: fwdPrefix + strconv.FormatUint(u.seq, 10), State: "IKC:proxy"},
+		ourFrom: protocol.Specifier{Kernel: up.localID, Session: u.prefix + strconv.FormatUint(u.seq, 10), State: "IKC:proxy"},
 	}
 	u.fwd[f.id] = f
 	u.fifo = append(u.fifo, f.id)
@@ -157,7 +182,7 @@ func (u *Upstream) remember(up *channel, r *Request) *forwarded {
 }
 
 func (u *Upstream) lookup(session string) *forwarded {
-	id, err := strconv.ParseUint(strings.TrimPrefix(session, fwdPrefix), 10, 64)
+	id, err := strconv.ParseUint(strings.TrimPrefix(session, u.prefix), 10, 64)
 	if err != nil {
 		return nil
 	}
@@ -192,7 +217,7 @@ func (u *Upstream) postBack(ctx context.Context, r *Request) (perlcompat.Value, 
 // relayError passes an upstream's remote_error about a forwarded post to
 // the client that sent it.
 func (u *Upstream) relayError(ch *channel, text, when string) bool {
-	i := strings.Index(text, " sent by poe://"+ch.localID+"/"+fwdPrefix)
+	i := strings.Index(text, " sent by poe://"+ch.localID+"/"+u.prefix)
 	if i < 0 {
 		return false
 	}

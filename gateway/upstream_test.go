@@ -106,3 +106,49 @@ func TestUpstreamDownFailsCleanlyAndRecovers(t *testing.T) {
 		t.Error("Healthy with nothing upstream")
 	}
 }
+
+func TestTwoUpstreamsRelayTheirOwnPostBacksAndCloseCleanly(t *testing.T) {
+	checkGoroutines(t)
+	gw, gwAddr := newKernel(t, testConfig(t, "Gw"))
+	for _, name := range []string{"UpA", "UpB"} {
+		up, upAddr := newKernel(t, testConfig(t, name))
+		who := name
+		up.HandleFunc("svc/ack_sender", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
+			return nil, r.PostBack(ctx, "ack", perlcompat.Text(who))
+		})
+		u := gw.NewUpstream("tcp", upAddr, UpstreamOptions{LinkOptions: LinkOptions{MinBackoff: 10 * time.Millisecond}})
+		t.Cleanup(u.Close)
+		gw.Handle("svc"+name+"/*", HandlerFunc(func(ctx context.Context, r *Request) (perlcompat.Value, error) {
+			// Forward under the upstream's own session name.
+			r.Message.Event.Session = "svc"
+			return u.ServeIKC(ctx, r)
+		}))
+	}
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	acks := make(chan string, 2)
+	cli.HandleFunc("client/ack", func(_ context.Context, r *Request) (perlcompat.Value, error) {
+		s, _ := perlcompat.AsString(r.Arg(0))
+		acks <- s
+		return nil, nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := cli.Dial(ctx, "tcp", gwAddr); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, name := range []string{"UpA", "UpB"} {
+		if err := cli.Post(ctx, "Gw/svc"+name+"/ack_sender", nil, From("client")); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case s := <-acks:
+			got[s] = true
+		case <-ctx.Done():
+			t.Fatalf("no post-back through %s", name)
+		}
+	}
+	if !got["UpA"] || !got["UpB"] {
+		t.Errorf("post-backs from %v", got)
+	}
+}
