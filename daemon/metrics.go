@@ -1,0 +1,191 @@
+package daemon
+
+import (
+	"net"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/ikcgate/ikcgate/gateway"
+)
+
+// maxStateLabels bounds the distinct session/state label pairs: a peer
+// may name any state, and each pair is a time series. Pairs past the
+// bound are counted under session and state "_other".
+const maxStateLabels = 1000
+
+// metrics is the daemon's gateway.Observer and its Prometheus registry.
+// Every metric is named ikcgate_*; see CONFIG.md for the list.
+type metrics struct {
+	reg *prometheus.Registry
+
+	connectionsOpen   *prometheus.GaugeVec
+	channelsOpened    *prometheus.CounterVec
+	channelsClosed    *prometheus.CounterVec
+	negotiations      *prometheus.CounterVec
+	negotiationFailed prometheus.Counter
+	framesReceived    prometheus.Counter
+	framesSent        prometheus.Counter
+	bytesReceived     prometheus.Counter
+	bytesSent         prometheus.Counter
+	requests          *prometheus.CounterVec
+	requestErrors     *prometheus.CounterVec
+	requestDuration   *prometheus.HistogramVec
+	calls             *prometheus.CounterVec
+	callDuration      prometheus.Histogram
+	remoteErrors      *prometheus.CounterVec
+	reloads           *prometheus.CounterVec
+	ready             prometheus.Gauge
+	draining          prometheus.Gauge
+	upstreamUpFunc    func() map[[2]string]bool // route pattern, address -> up
+	upstreamUpDesc    *prometheus.Desc
+	stateLabelsMu     sync.Mutex
+	stateLabels       map[[2]string]bool
+}
+
+var _ gateway.Observer = (*metrics)(nil)
+
+func newMetrics(version string, upstreams func() map[[2]string]bool) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry(), stateLabels: map[[2]string]bool{}, upstreamUpFunc: upstreams}
+	f := prometheus.NewCounterVec
+	m.connectionsOpen = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ikcgate_connections_open", Help: "IKC channels open now, by role (server: accepted, client: dialled)."}, []string{"role"})
+	m.channelsOpened = f(prometheus.CounterOpts{Name: "ikcgate_channels_opened_total", Help: "IKC channels negotiated, by role."}, []string{"role"})
+	m.channelsClosed = f(prometheus.CounterOpts{Name: "ikcgate_channels_closed_total", Help: "IKC channels closed, by role and result (clean or error)."}, []string{"role", "result"})
+	m.negotiations = f(prometheus.CounterOpts{Name: "ikcgate_negotiations_total", Help: "Successful negotiations, by dialogue (IKC0, IKC) and freezer."}, []string{"dialogue", "freezer"})
+	m.negotiationFailed = prometheus.NewCounter(prometheus.CounterOpts{Name: "ikcgate_negotiation_failures_total", Help: "Connections closed before they became channels (negotiation error, refused peer or kernel name)."})
+	m.framesReceived = prometheus.NewCounter(prometheus.CounterOpts{Name: "ikcgate_frames_received_total", Help: "Frames received on every channel."})
+	m.framesSent = prometheus.NewCounter(prometheus.CounterOpts{Name: "ikcgate_frames_sent_total", Help: "Frames sent on every channel."})
+	m.bytesReceived = prometheus.NewCounter(prometheus.CounterOpts{Name: "ikcgate_frame_bytes_received_total", Help: "Frame payload bytes received."})
+	m.bytesSent = prometheus.NewCounter(prometheus.CounterOpts{Name: "ikcgate_frame_bytes_sent_total", Help: "Frame payload bytes sent."})
+	m.requests = f(prometheus.CounterOpts{Name: "ikcgate_requests_total", Help: "Requests served, by session, state and type (post or call)."}, []string{"session", "state", "type"})
+	m.requestErrors = f(prometheus.CounterOpts{Name: "ikcgate_request_errors_total", Help: "Requests that failed or were refused, by session and state."}, []string{"session", "state"})
+	m.requestDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ikcgate_request_duration_seconds", Help: "Time to serve a request, by session and state.", Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10)}, []string{"session", "state"})
+	m.calls = f(prometheus.CounterOpts{Name: "ikcgate_calls_total", Help: "Calls this kernel made (to upstreams), by result (ok or error)."}, []string{"result"})
+	m.callDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ikcgate_call_duration_seconds", Help: "Latency of calls this kernel made.", Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10)})
+	m.remoteErrors = f(prometheus.CounterOpts{Name: "ikcgate_ikc_errors_total", Help: "Errors reported to IKC monitors, by operation (local-check, remote-invocation, ...)."}, []string{"operation"})
+	m.reloads = f(prometheus.CounterOpts{Name: "ikcgate_config_reloads_total", Help: "Configuration reloads, by result (ok or error)."}, []string{"result"})
+	m.ready = prometheus.NewGauge(prometheus.GaugeOpts{Name: "ikcgate_ready", Help: "1 when every listener is up and the daemon is not draining."})
+	m.draining = prometheus.NewGauge(prometheus.GaugeOpts{Name: "ikcgate_draining", Help: "1 while the daemon drains before exiting."})
+	info := prometheus.NewGauge(prometheus.GaugeOpts{Name: "ikcgate_build_info", Help: "Always 1; the version label says which build runs.", ConstLabels: prometheus.Labels{"version": version}})
+	info.Set(1)
+	m.upstreamUpDesc = prometheus.NewDesc("ikcgate_upstream_up", "1 when the upstream route's channel is connected.", []string{"route", "address"}, nil)
+	m.reg.MustRegister(m.connectionsOpen, m.channelsOpened, m.channelsClosed, m.negotiations, m.negotiationFailed,
+		m.framesReceived, m.framesSent, m.bytesReceived, m.bytesSent, m.requests, m.requestErrors, m.requestDuration,
+		m.calls, m.callDuration, m.remoteErrors, m.reloads, m.ready, m.draining, info, upstreamCollector{m},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, role := range []string{"server", "client"} {
+		m.connectionsOpen.WithLabelValues(role)
+	}
+	return m
+}
+
+type upstreamCollector struct{ m *metrics }
+
+func (c upstreamCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.m.upstreamUpDesc }
+
+func (c upstreamCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.m.upstreamUpFunc == nil {
+		return
+	}
+	for k, up := range c.m.upstreamUpFunc() {
+		v := 0.0
+		if up {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.m.upstreamUpDesc, prometheus.GaugeValue, v, k[0], k[1])
+	}
+}
+
+func role(c gateway.ChannelInfo) string {
+	if c.Server {
+		return "server"
+	}
+	return "client"
+}
+
+// stateLabel bounds the label pairs (see maxStateLabels).
+func (m *metrics) stateLabel(session, state string) (string, string) {
+	k := [2]string{session, state}
+	m.stateLabelsMu.Lock()
+	defer m.stateLabelsMu.Unlock()
+	if m.stateLabels[k] {
+		return session, state
+	}
+	if len(m.stateLabels) >= maxStateLabels {
+		return "_other", "_other"
+	}
+	m.stateLabels[k] = true
+	return session, state
+}
+
+func (m *metrics) ChannelOpened(c gateway.ChannelInfo) {
+	m.connectionsOpen.WithLabelValues(role(c)).Inc()
+	m.channelsOpened.WithLabelValues(role(c)).Inc()
+	m.negotiations.WithLabelValues(c.Dialogue, c.Freezer).Inc()
+}
+
+func (m *metrics) ChannelClosed(c gateway.ChannelInfo, err error) {
+	m.connectionsOpen.WithLabelValues(role(c)).Dec()
+	result := "clean"
+	if err != nil {
+		result = "error"
+	}
+	m.channelsClosed.WithLabelValues(role(c), result).Inc()
+}
+
+func (m *metrics) NegotiationFailed(net.Addr, error) { m.negotiationFailed.Inc() }
+
+func (m *metrics) FrameReceived(_ *gateway.ChannelInfo, n int) {
+	m.framesReceived.Inc()
+	m.bytesReceived.Add(float64(n))
+}
+
+func (m *metrics) FrameSent(_ *gateway.ChannelInfo, n int) {
+	m.framesSent.Inc()
+	m.bytesSent.Add(float64(n))
+}
+
+func (m *metrics) RequestServed(_ *gateway.ChannelInfo, session, state string, call bool, took time.Duration, err error) {
+	session, state = m.stateLabel(session, state)
+	typ := "post"
+	if call {
+		typ = "call"
+	}
+	m.requests.WithLabelValues(session, state, typ).Inc()
+	if err != nil {
+		m.requestErrors.WithLabelValues(session, state).Inc()
+	}
+	m.requestDuration.WithLabelValues(session, state).Observe(took.Seconds())
+}
+
+func (m *metrics) CallFinished(_ string, took time.Duration, err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.calls.WithLabelValues(result).Inc()
+	m.callDuration.Observe(took.Seconds())
+}
+
+// monitor counts what IKC monitors are told about errors.
+func (m *metrics) monitor(e gateway.MonitorEvent) {
+	if e.Kind == gateway.MonitorError && e.Operation != "" {
+		op := e.Operation
+		if !knownOperations[op] {
+			op = "other" // the remote half of "remote-<when>" is the peer's word
+		}
+		m.remoteErrors.WithLabelValues(op).Inc()
+	}
+}
+
+var knownOperations = map[string]bool{}
+
+func init() {
+	for _, side := range []string{"local-", "remote-"} {
+		for _, step := range []string{"request", "check", "resolve", "invocation"} {
+			knownOperations[side+step] = true
+		}
+	}
+}
