@@ -50,7 +50,7 @@ POE::Session->create(
                 error => 'mon_error', subscribe => 'mon_subscribe',
             });
             $kernel->delay(timeout => $o{timeout});
-            emit(ev => 'listening', ($o{unix} ? (unix => $o{unix}) : (port => $port)));
+            emit(ev => 'listening', ($o{unix} ? (unix => $o{unix}) : (port => $port || $o{port})));
         },
         echo => sub { emit(ev => 'svc/echo', args => [ map { describe::describe($_) } @_[ARG0 .. $#_] ]); $_[ARG0] },
         record => sub { emit(ev => 'svc/record', args => [ map { describe::describe($_) } @_[ARG0 .. $#_] ]); return },
