@@ -181,3 +181,64 @@ func TestSlowConsumerHitsTheSendQueueBound(t *testing.T) {
 		})
 	}
 }
+
+// TestNegotiationAbuseIsBoundedAndLogged covers issue #6's negotiation
+// abuse: a 1 MB line, 10,000 freezers offered, and a freezer outside the
+// allow-list (the Data::Dumper one is off unless configured). Each ends
+// in bounded time with a log line and the connection closed by the
+// kernel; nothing a peer offers is ever loaded.
+func TestNegotiationAbuseIsBoundedAndLogged(t *testing.T) {
+	checkGoroutines(t)
+	logs := &syncBuffer{}
+	cfg := testConfig(t, "Srv")
+	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "Srv", Level: hclog.Info, Output: logs})
+	cfg.Negotiation.Timeout = 2 * time.Second
+	_, addr := newKernel(t, cfg)
+
+	var many strings.Builder
+	many.WriteString("SETUP KERNEL=Abuser;FREEZER=")
+	for i := 0; i < 10000; i++ {
+		if i > 0 {
+			many.WriteByte(',')
+		}
+		fmt.Fprintf(&many, "F%d", i) // short names: under the line limit, over the freezer limit
+	}
+	many.WriteString("\r\n")
+	cases := []struct {
+		name, send, want string
+	}{
+		{"a 1 MB line", "SETUP KERNEL=" + strings.Repeat("x", 1<<20) + "\r\n", "too long"},
+		{"10,000 freezers", many.String(), "limit"},
+		{"only the Data::Dumper freezer", "SETUP KERNEL=X;FREEZER=POE::Component::IKC::Freezer\r\nSETUP KERNEL=X;FREEZER=POE::Component::IKC::Freezer\r\n", "negotiation failed"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := len(logs.String())
+			nc, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			start := time.Now()
+			go nc.Write([]byte(c.send)) // the kernel may close before reading it all
+			nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+			got, err := io.ReadAll(nc)
+			if err != nil && !strings.Contains(err.Error(), "reset") {
+				t.Fatalf("the kernel did not close the connection: %v", err)
+			}
+			if strings.Contains(string(got), "SETUP KERNEL=") {
+				t.Errorf("the kernel agreed to a freezer: %q", got)
+			}
+			if d := time.Since(start); d > 4*time.Second {
+				t.Errorf("took %v", d)
+			}
+			deadline := time.Now().Add(2 * time.Second)
+			for !strings.Contains(logs.String()[before:], c.want) && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if !strings.Contains(logs.String()[before:], c.want) {
+				t.Errorf("no log line with %q:\n%s", c.want, logs.String()[before:])
+			}
+		})
+	}
+}
