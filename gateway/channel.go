@@ -236,6 +236,9 @@ func (ch *channel) writeLoop() {
 
 // send freezes and frames msg and queues it.
 func (ch *channel) send(ctx context.Context, msg *protocol.Request) error {
+	if err := checkOutgoing(msg); err != nil {
+		return err
+	}
 	frame, err := ch.encode(msg)
 	if err != nil {
 		return err
@@ -342,6 +345,39 @@ func (ch *channel) fail(err error) {
 }
 
 var errClosed = errors.New("closed")
+
+// ErrWouldKillPeer: the message would make a Perl IKC kernel die, so it
+// was not sent.
+var ErrWouldKillPeer = errors.New("gateway: refusing to send a request that kills a Perl IKC kernel")
+
+// checkOutgoing refuses what is known to kill a Perl IKC 0.2402 kernel
+// outside the responder's eval (found by the conformance tests):
+// IKC/do_you_have, directly or through an IKC:proxy envelope, whose first
+// argument is not an array starting with a specifier Perl can parse; its
+// handler dies and POE takes the process down.
+func checkOutgoing(msg *protocol.Request) error {
+	to := msg.Target()
+	if to.Session != ikcSession || to.State != "do_you_have" {
+		return nil
+	}
+	args, err := msg.Args()
+	if err != nil {
+		return nil // Perl's request step refuses it inside its eval
+	}
+	if len(args) > 0 {
+		if a, ok := args[0].(*perlcompat.Array); ok && len(a.Elems) > 0 {
+			if h, ok := a.Elems[0].(*perlcompat.Hash); ok && h.Class == "" {
+				return nil
+			}
+			if s, ok := a.Elems[0].(perlcompat.Str); ok {
+				if _, err := protocol.ParseSpecifier(s.Chars()); err == nil {
+					return nil
+				}
+			}
+		}
+	}
+	return fmt.Errorf("%w: IKC/do_you_have needs [specifier, kernel ID]", ErrWouldKillPeer)
+}
 
 // FreezeError means a message could not be frozen with the channel's
 // freezer (FreezeThaw refuses character strings, JSON refuses blessed
