@@ -101,6 +101,7 @@ type Limits struct {
 type Access struct {
 	AllowNetworks []netip.Prefix // empty: every address
 	AllowKernels  []string       // path.Match globs; empty: every name
+	AllowClasses  []string       // path.Match globs; empty: every class
 }
 
 // Route kinds.
@@ -269,6 +270,7 @@ type rawLimits struct {
 type rawAccess struct {
 	AllowNetworks hcl.Expression `hcl:"allow_networks,optional"`
 	AllowKernels  hcl.Expression `hcl:"allow_kernels,optional"`
+	AllowClasses  hcl.Expression `hcl:"allow_classes,optional"`
 }
 
 type rawRoute struct {
@@ -539,6 +541,13 @@ func (d *decoder) build(raw *rawFile, reg *registry) *Config {
 		}
 		if present(a.AllowKernels) && len(cfg.Access.AllowKernels) == 0 && !d.diags.HasErrors() {
 			d.errorf(a.AllowKernels.Range(), "access.allow_kernels", "is empty, which would refuse every kernel; leave it out to allow all")
+		}
+		for i, g := range d.strs(a.AllowClasses, "access.allow_classes", nil) {
+			if _, err := path.Match(g, ""); err != nil || g == "" {
+				d.errorf(a.AllowClasses.Range(), fmt.Sprintf("access.allow_classes[%d]", i), "%q is not a class name or glob (*, ?, [a-z])", g)
+				continue
+			}
+			cfg.Access.AllowClasses = append(cfg.Access.AllowClasses, g)
 		}
 	}
 

@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/ikcgate/ikcgate/gateway"
+	"github.com/ikcgate/ikcgate/perlcompat"
 	"github.com/ikcgate/ikcgate/protocol"
 )
 
@@ -168,6 +169,11 @@ func New(cfg *Config, opts Options) (*Daemon, error) {
 	}
 	for _, w := range warnings {
 		d.log.Warn("!!! " + w + " !!!")
+	}
+	for i, f := range freezers {
+		// Checked per message against the live access settings, so a
+		// reload applies to channels already open.
+		freezers[i] = perlcompat.RestrictClasses(f, d.allowClass)
 	}
 	gc := gateway.DefaultConfig()
 	gc.Name = cfg.KernelName
@@ -412,6 +418,22 @@ func (d *Daemon) allowPeer(addr net.Addr) bool {
 	return false
 }
 
+// allowClass applies access.allow_classes to every class a peer's data is
+// blessed into; a refused class fails the frame, which closes the channel.
+func (d *Daemon) allowClass(class string) bool {
+	globs := d.access.Load().Access.AllowClasses
+	if len(globs) == 0 {
+		return true
+	}
+	for _, g := range globs {
+		if ok, _ := path.Match(g, class); ok {
+			return true
+		}
+	}
+	d.log.Warn("class refused by access.allow_classes", "class", class)
+	return false
+}
+
 func (d *Daemon) allowKernel(names []string) bool {
 	globs := d.access.Load().Access.AllowKernels
 	if len(globs) == 0 {
@@ -583,7 +605,7 @@ func (d *Daemon) Reload(cfg *Config) error {
 		d.log.SetLevel(hclog.LevelFromString(cfg.LogLevel))
 		d.log.Info("log level changed", "from", old.LogLevel, "to", cfg.LogLevel)
 	}
-	if !slices.Equal(old.Access.AllowNetworks, cfg.Access.AllowNetworks) || !slices.Equal(old.Access.AllowKernels, cfg.Access.AllowKernels) {
+	if !slices.Equal(old.Access.AllowNetworks, cfg.Access.AllowNetworks) || !slices.Equal(old.Access.AllowKernels, cfg.Access.AllowKernels) || !slices.Equal(old.Access.AllowClasses, cfg.Access.AllowClasses) {
 		d.log.Info("access changed; applies to new connections", "allow_networks", fmt.Sprint(cfg.Access.AllowNetworks), "allow_kernels", fmt.Sprint(cfg.Access.AllowKernels))
 	}
 	if old.DrainTimeout != cfg.DrainTimeout {

@@ -637,3 +637,18 @@ route "orders/*" {
 		t.Error("/metrics lacks the upstream as up")
 	}
 }
+
+func TestAccessAllowClassesClosesChannelsCarryingOtherClasses(t *testing.T) {
+	checkGoroutines(t)
+	r := start(t, testConfigHCL+"\naccess {\n  allow_classes = [\"My::*\"]\n}\n", Options{})
+	_, p := dial(t, r)
+	ok := &perlcompat.Hash{Class: "My::Order"}
+	ok.Set("id", perlcompat.Int(1))
+	if v, err := call(t, p, "demo/echo", ok); err != nil {
+		t.Fatalf("allowed class: %v, %v", v, err)
+	}
+	bad := &perlcompat.Hash{Class: "Evil::Thing"}
+	if _, err := call(t, p, "demo/echo", perlcompat.NewArray(bad)); !errors.Is(err, gateway.ErrDisconnected) {
+		t.Fatalf("refused class: %v, want the channel closed", err)
+	}
+}

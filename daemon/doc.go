@@ -41,6 +41,7 @@
 //	access {
 //	    allow_networks [all]  CIDRs or addresses (TCP peers; unix always allowed)
 //	    allow_kernels  [all]  names or path.Match globs, against every announced name
+//	    allow_classes  [all]  class names or globs; data blessed into another class closes the channel
 //	}
 //	route "session/state" | "session/*" {
 //	    kind = "go"        handler [the pattern]: a name in Options.Handlers ("demo" built in)

@@ -1,0 +1,79 @@
+package perlcompat
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrClassNotAllowed: a thawed value blesses into a class the allow-list
+// refuses.
+var ErrClassNotAllowed = errors.New("perlcompat: class not allowed")
+
+// RestrictClasses wraps a freezer so that Thaw fails on any value blessed
+// into a class allow refuses. Perl peers can send objects of any class; a
+// gateway that hands them to code expecting particular ones (or passes
+// them on to Perl code whose DESTROY or overloads run on receipt) may
+// want to refuse the rest. Freeze is unchanged.
+func RestrictClasses(f Freezer, allow func(class string) bool) Freezer {
+	return &restricted{Freezer: f, allow: allow}
+}
+
+type restricted struct {
+	Freezer
+	allow func(string) bool
+}
+
+func (r *restricted) Thaw(payload []byte) (Value, error) {
+	v, err := r.Freezer.Thaw(payload)
+	if err != nil {
+		return v, err
+	}
+	if class, bad := r.firstRefused(v); bad {
+		return nil, fmt.Errorf("%w: %q", ErrClassNotAllowed, class)
+	}
+	return v, nil
+}
+
+// firstRefused walks v once (shared and cyclic containers are visited
+// once) and returns the first class allow refuses.
+func (r *restricted) firstRefused(v Value) (string, bool) {
+	seen := map[any]bool{}
+	stack := []Value{v}
+	check := func(class string) bool { return class != "" && !r.allow(class) }
+	for len(stack) > 0 {
+		v := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		switch x := v.(type) {
+		case *Array:
+			if x == nil || seen[x] {
+				continue
+			}
+			seen[x] = true
+			if check(x.Class) {
+				return x.Class, true
+			}
+			stack = append(stack, x.Elems...)
+		case *Hash:
+			if x == nil || seen[x] {
+				continue
+			}
+			seen[x] = true
+			if check(x.Class) {
+				return x.Class, true
+			}
+			for _, e := range x.Entries {
+				stack = append(stack, e.Value)
+			}
+		case *Ref:
+			if x == nil || seen[x] {
+				continue
+			}
+			seen[x] = true
+			if check(x.Class) {
+				return x.Class, true
+			}
+			stack = append(stack, x.Target)
+		}
+	}
+	return "", false
+}
