@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -168,4 +169,85 @@ func TestErrorPathsLeaveThePerlServerAlive(t *testing.T) {
 	if len(findEvents(ev, "exit")) != 1 {
 		t.Fatalf("the Perl server did not survive: %s", srv.stderr.String())
 	}
+}
+
+// TestUpstreamPerlServerRestartIsRidden: calls through the gateway to a
+// real Perl server that is killed and started again on the same port fail
+// cleanly (a remote error, never a hang) while it is down, and succeed
+// again once it is back, on the same client channel, with nothing done by
+// hand.
+func TestUpstreamPerlServerRestartIsRidden(t *testing.T) {
+	needIKC(t)
+	noLeaks(t)
+	first := startIKCPeer(t, "ikc_server.pl", "--name", "PerlSrv")
+	port := first.waitEvent("listening", 20*time.Second)["port"]
+
+	gw := quietKernel(t, "GoGw")
+	up := gw.NewUpstream("tcp", fmt.Sprintf("127.0.0.1:%v", port), gateway.UpstreamOptions{
+		Wait:        300 * time.Millisecond,
+		LinkOptions: gateway.LinkOptions{MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond},
+	})
+	defer up.Close()
+	gw.Handle("svc/*", up)
+	l, addr := serveLoopback(t, gw)
+	defer l.Close()
+
+	cli := quietKernel(t, "GoCli")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := cli.Dial(ctx, "tcp", addr); err != nil {
+		t.Fatal(err)
+	}
+	callOK := func() error {
+		c, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		v, err := cli.Call(c, "GoGw/svc/echo", "x")
+		if err == nil && v != perlcompat.Text("x") {
+			err = fmt.Errorf("wrong reply %v", v)
+		}
+		return err
+	}
+	if err := callOK(); err != nil {
+		t.Fatalf("before the restart: %v", err)
+	}
+	first.cmd.Process.Kill()
+	<-first.done
+	// Down: a clean remote error, quickly.
+	var re *gateway.RemoteError
+	for i := 0; i < 3; i++ {
+		if err := callOK(); !errors.As(err, &re) {
+			t.Fatalf("while the upstream is down: %v, want a remote error", err)
+		}
+	}
+	second := startIKCPeer(t, "ikc_server.pl", "--name", "PerlSrv", "--port", fmt.Sprint(port))
+	second.waitEvent("listening", 20*time.Second)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		err := callOK()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("traffic did not resume: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	p, err := up.Peer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Post(ctx, "svc/quit", nil)
+	if ev := second.wait(20 * time.Second); len(findEvents(ev, "exit")) != 1 {
+		t.Errorf("restarted Perl server did not exit cleanly: %s", second.stderr.String())
+	}
+}
+
+func serveLoopback(t *testing.T, k *gateway.Kernel) (net.Listener, string) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go k.Serve(l)
+	return l, l.Addr().String()
 }
