@@ -195,7 +195,7 @@ func frameEOF(rest []byte, max int) error {
 
 const (
 	// frameReadChunk is how much FrameReader asks its reader for at once.
-	frameReadChunk = 64 << 10
+	frameReadChunk = 4 << 10 // grows by doubling when reads fill it; idle channels stay small
 	// frameIdleBuffer is the buffer size FrameReader keeps between frames;
 	// a larger buffer left by a big frame is dropped once it is drained.
 	frameIdleBuffer = 1 << 20

@@ -103,6 +103,18 @@ func handshake(ctx context.Context, conn io.ReadWriter, n lineNegotiator, first 
 	// cause turns an I/O error into the context's cause when that is why it
 	// failed.
 	cause := func(err error) error {
+		// The conn's deadline is ctx's, and the socket can time out a
+		// moment before ctx's own timer fires: let it, so the timeout is
+		// reported as ErrHandshakeTimeout rather than a bare I/O timeout.
+		var te interface{ Timeout() bool }
+		if errors.As(err, &te) && te.Timeout() {
+			if _, ok := ctx.Deadline(); ok {
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("ikc: negotiation in state %s: %w", n.State(), context.Cause(ctx))
 		}
