@@ -35,7 +35,7 @@
 //	    max_depth           [0: each freezer's own]  >= 0
 //	    max_connections     [0: no bound]  >= 0
 //	    negotiation_timeout ["30s"]   call_timeout ["60s"]   positive durations
-//	    send_queue [1024]   work_queue [256]   positive
+//	    send_queue [256]    work_queue [64]    positive
 //	    queue_full ["block"]   "block" or "disconnect"
 //	}
 //	access {

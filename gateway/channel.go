@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -186,10 +185,23 @@ func (ch *channel) workLoop() {
 
 func (ch *channel) writeLoop() {
 	defer close(ch.wdone)
-	bw := bufio.NewWriterSize(ch.nc, 32<<10)
-	write := func(f []byte) bool {
-		ch.k.obs.FrameSent(&ch.info, len(f))
-		if _, err := bw.Write(f); err != nil {
+	// Frames queued together go out in one writev, without copying them
+	// into a buffer: an idle channel holds no write buffer at all.
+	var batch net.Buffers
+	var bytes int
+	flush := func() bool {
+		if len(batch) == 0 {
+			return true
+		}
+		b := batch // WriteTo consumes its receiver; keep batch's array
+		_, err := b.WriteTo(ch.nc)
+		clear(batch) // let the frames be collected
+		batch = batch[:0]
+		if cap(batch) > 1024 {
+			batch = nil
+		}
+		bytes = 0
+		if err != nil {
 			ch.fail(fmt.Errorf("write: %w", err))
 			return false
 		}
@@ -199,24 +211,23 @@ func (ch *channel) writeLoop() {
 		select {
 		case f := <-ch.sendq:
 			stop := f == nil
-			if !stop && !write(f) {
-				return
-			}
-			// Take whatever else is queued before paying for a flush.
 			for more := !stop; more; {
+				ch.k.obs.FrameSent(&ch.info, len(f))
+				batch = append(batch, f)
+				bytes += len(f)
+				if bytes >= 256<<10 && !flush() {
+					return
+				}
 				select {
 				case f = <-ch.sendq:
 					if f == nil {
 						stop, more = true, false
-					} else if !write(f) {
-						return
 					}
 				default:
 					more = false
 				}
 			}
-			if err := bw.Flush(); err != nil {
-				ch.fail(fmt.Errorf("write: %w", err))
+			if !flush() {
 				return
 			}
 			if stop { // the flush marker of drain: all is written

@@ -123,8 +123,8 @@ type Config struct {
 const (
 	DefaultName         = "ikcgate"
 	DefaultMaxFrameSize = protocol.DefaultMaxFrameSize
-	DefaultSendQueue    = 1024
-	DefaultWorkQueue    = 256
+	DefaultSendQueue    = 256
+	DefaultWorkQueue    = 64
 	DefaultCallTimeout  = 60 * time.Second
 )
 
