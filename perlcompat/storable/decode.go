@@ -155,6 +155,7 @@ type decodeState struct {
 	// from the image, so a message of many small hashes costs a few
 	// allocations instead of several per hash.
 	strs    []perlcompat.Str
+	ints    []perlcompat.Int
 	hashes  []perlcompat.Hash
 	arrays  []perlcompat.Array
 	entries []perlcompat.Entry
@@ -181,6 +182,23 @@ func (d *decodeState) boxStr(s perlcompat.Str) perlcompat.Value {
 	*p = s
 	d.strs = d.strs[1:]
 	var v perlcompat.Value = perlcompat.Str{} // the Str type word, no allocation
+	(*[2]unsafe.Pointer)(unsafe.Pointer(&v))[1] = unsafe.Pointer(p)
+	return v
+}
+
+// boxInt is boxStr for integers (Go boxes 0..255 without allocating; the
+// rest would cost one allocation each).
+func (d *decodeState) boxInt(i perlcompat.Int) perlcompat.Value {
+	if i >= 0 && i < 256 {
+		return i
+	}
+	if len(d.ints) == 0 {
+		d.ints = make([]perlcompat.Int, d.slabLen(64, 2, 1024))
+	}
+	p := &d.ints[0]
+	*p = i
+	d.ints = d.ints[1:]
+	var v perlcompat.Value = perlcompat.Int(0)
 	(*[2]unsafe.Pointer)(unsafe.Pointer(&v))[1] = unsafe.Pointer(p)
 	return v
 }
@@ -458,7 +476,7 @@ func (d *decodeState) item(depth int, class int32) (int32, error) {
 		s := d.src[d.pos : d.pos+4]
 		d.pos += 4
 		v := int32(uint32(s[0])<<24 | uint32(s[1])<<16 | uint32(s[2])<<8 | uint32(s[3]))
-		return d.scalar(perlcompat.Int(v), class)
+		return d.scalar(d.boxInt(perlcompat.Int(v)), class)
 	case opInteger:
 		u, ok := d.native(d.ivSize)
 		if !ok {
@@ -468,7 +486,7 @@ func (d *decodeState) item(depth int, class int32) (int32, error) {
 		if d.ivSize == 4 {
 			v = int64(int32(u))
 		}
-		return d.scalar(perlcompat.Int(v), class)
+		return d.scalar(d.boxInt(perlcompat.Int(v)), class)
 	case opDouble:
 		if d.nvSize != 8 {
 			return 0, d.fail(off, op, fmt.Errorf("%w: %d-byte NV", ErrUnsupportedOpcode, d.nvSize))
