@@ -193,6 +193,14 @@ func perlWord(r rune) bool {
 }
 
 func parseSpecifierString(s string) (Specifier, error) {
+	if sp, ok := parseSimpleSpecifier(s); ok {
+		return sp, nil
+	}
+	return parseSpecifierSlow(s)
+}
+
+// parseSpecifierSlow applies the grammar's regular expressions.
+func parseSpecifierSlow(s string) (Specifier, error) {
 	if s == "" || s == "0" {
 		return Specifier{}, &SpecifierError{Input: strconv.QuoteToASCII(s), Reason: "false in Perl"}
 	}
@@ -223,6 +231,42 @@ func parseSpecifierString(s string) (Specifier, error) {
 	}
 	sp.HasArgs = sp.Args != "" // Perl keeps ?args only when true
 	return sp, nil
+}
+
+// parseSimpleSpecifier is the fast path for what nearly every message
+// carries, "poe://kernel/session/state" with plain ASCII names: the same
+// result as the regular expressions (checked by a test over the whole
+// table and by the fuzz target), without running them. Anything else,
+// including any "0" part, "?args" or a colon, returns ok false.
+func parseSimpleSpecifier(s string) (Specifier, bool) {
+	rest, ok := strings.CutPrefix(s, "poe://")
+	if !ok {
+		return Specifier{}, false
+	}
+	k, rest, ok1 := strings.Cut(rest, "/")
+	sess, state, ok2 := strings.Cut(rest, "/")
+	if !ok1 || !ok2 || !simpleName(k, true) || !simpleName(sess, false) || !simpleName(state, false) {
+		return Specifier{}, false
+	}
+	return Specifier{Kernel: k, Session: sess, State: state}, true
+}
+
+// simpleName: non-empty, not "0", only [A-Za-z0-9_-] (and '.' in a kernel
+// name), which every form of the grammar accepts as is.
+func simpleName(s string, kernel bool) bool {
+	if s == "" || s == "0" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-':
+		case c == '.' && kernel:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func falseToEmpty(s string) string {

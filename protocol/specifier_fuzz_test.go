@@ -30,6 +30,11 @@ func FuzzParseSpecifier(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		if fast, ok := parseSimpleSpecifier(s); ok {
+			if slow, err := parseSpecifierSlow(s); err != nil || slow != fast {
+				t.Fatalf("%q: fast path %+v, grammar %+v (%v)", s, fast, slow, err)
+			}
+		}
 		sp, err := ParseSpecifier(s)
 		if err != nil {
 			return

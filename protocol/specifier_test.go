@@ -325,3 +325,39 @@ func specCorpus(t *testing.T) []string {
 	}
 	return out
 }
+
+// TestSimpleSpecifierFastPathAgreesWithTheGrammar checks the fast path
+// against the regular expressions on every input the tests know and on
+// generated simple and near-simple ones.
+func TestSimpleSpecifierFastPathAgreesWithTheGrammar(t *testing.T) {
+	inputs := append([]string(nil), specInvalid...)
+	for _, c := range specTable {
+		inputs = append(inputs, c.in)
+	}
+	inputs = append(inputs, specFuzzSeeds...)
+	parts := []string{"a", "Srv", "0", "", "k.x", "s-1", "a_b", "x:1", "é", "a b", "00", "1"}
+	for _, k := range parts {
+		for _, s := range parts {
+			for _, e := range parts {
+				inputs = append(inputs, "poe://"+k+"/"+s+"/"+e, "poe://"+k+"/"+s+"/"+e+"?q", "poe://"+k+"/"+s+"/"+e+"/x")
+			}
+		}
+	}
+	for _, in := range inputs {
+		fast, ok := parseSimpleSpecifier(in)
+		if !ok {
+			continue
+		}
+		// The slow path, without the fast one in front of it.
+		saved := in
+		m := specFormA.FindStringSubmatchIndex(saved)
+		if m == nil {
+			t.Errorf("%q: fast path accepted what the grammar refuses", in)
+			continue
+		}
+		slow, err := parseSpecifierSlow(in)
+		if err != nil || slow != fast {
+			t.Errorf("%q: fast %+v, grammar %+v (%v)", in, fast, slow, err)
+		}
+	}
+}
