@@ -580,8 +580,11 @@ func (d *Daemon) upstreamHealth() map[[2]string]bool {
 // Reload applies a new configuration to the running daemon without
 // dropping a connection: routes are published, replaced and retracted,
 // access and drain_timeout take effect at once, and logging.level too
-// when the daemon made its own logger. Keys that need a restart (kernel,
-// listeners, freezers, limits, operations, logging.format) are compared
+// when the daemon made its own logger; the limits max_frame_size,
+// max_connections, negotiation_timeout, call_timeout and queue_full apply
+// to new connections and calls at once. Keys that need a restart (kernel,
+// listeners, freezers, max_depth and the queue sizes, operations,
+// logging.format) are compared
 // and each difference is logged as ignored until restart. On error
 // nothing changes.
 func (d *Daemon) Reload(cfg *Config) error {
@@ -594,6 +597,12 @@ func (d *Daemon) Reload(cfg *Config) error {
 		cfg = &c
 	}
 	old := d.Config()
+	if lim := kernelLimits(cfg); lim != kernelLimits(old) {
+		if err := d.k.SetLimits(lim); err != nil {
+			d.metrics.reloads.WithLabelValues("error").Inc()
+			return err
+		}
+	}
 	if err := d.applyRoutes(d.desiredRoutes(cfg)); err != nil {
 		d.metrics.reloads.WithLabelValues("error").Inc()
 		return err
@@ -649,6 +658,21 @@ func (d *Daemon) ReloadFile() error {
 	return err
 }
 
+// kernelLimits are the limits a running kernel takes from cfg.
+func kernelLimits(cfg *Config) gateway.Limits {
+	l := gateway.Limits{
+		MaxConnections: cfg.Limits.MaxConnections,
+		Negotiation:    protocol.DefaultLimits(),
+		MaxFrameSize:   cfg.Limits.MaxFrameSize,
+		CallTimeout:    cfg.Limits.CallTimeout,
+	}
+	l.Negotiation.Timeout = cfg.Limits.NegotiationTimeout
+	if cfg.Limits.QueueFull == "disconnect" {
+		l.QueueFull = gateway.QueueDisconnect
+	}
+	return l
+}
+
 // restartOnly lists the keys that differ between a and b and that only a
 // restart applies.
 func restartOnly(a, b *Config) []string {
@@ -663,14 +687,11 @@ func restartOnly(a, b *Config) []string {
 	diff("listen", slices.Equal(a.Listen, b.Listen))
 	diff("freezers", slices.Equal(a.Freezers, b.Freezers))
 	la, lb := a.Limits, b.Limits
-	diff("limits.max_frame_size", la.MaxFrameSize == lb.MaxFrameSize)
+	// max_frame_size, max_connections, negotiation_timeout, call_timeout
+	// and queue_full are applied live (gateway.Kernel.SetLimits).
 	diff("limits.max_depth", la.MaxDepth == lb.MaxDepth)
-	diff("limits.max_connections", la.MaxConnections == lb.MaxConnections)
-	diff("limits.negotiation_timeout", la.NegotiationTimeout == lb.NegotiationTimeout)
-	diff("limits.call_timeout", la.CallTimeout == lb.CallTimeout)
 	diff("limits.send_queue", la.SendQueue == lb.SendQueue)
 	diff("limits.work_queue", la.WorkQueue == lb.WorkQueue)
-	diff("limits.queue_full", la.QueueFull == lb.QueueFull)
 	diff("operations.listen", a.OpsListen == b.OpsListen)
 	diff("logging.format", a.LogFormat == b.LogFormat)
 	sort.Strings(out)

@@ -495,7 +495,7 @@ func TestReloadAddsAndRetractsRoutesWithoutDroppingClients(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	next := strings.Replace(testConfigHCL, `route "demo/*"`, `route "demo2/*"`, 1) + "\nlimits {\n  send_queue = 99\n}\n"
+	next := strings.Replace(testConfigHCL, `route "demo/*"`, `route "demo2/*"`, 1) + "\nlimits {\n  send_queue = 99\n  call_timeout = \"7s\"\n  max_connections = 5\n}\n"
 	os.WriteFile(file, []byte(next), 0o600)
 	if err := r.d.ReloadFile(); err != nil {
 		t.Fatal(err)
@@ -515,6 +515,9 @@ func TestReloadAddsAndRetractsRoutesWithoutDroppingClients(t *testing.T) {
 	}
 	if got := r.d.Kernel().Published(); !cmp.Equal(got, []string{"demo2/*"}) {
 		t.Errorf("published %v", got)
+	}
+	if l := r.d.Kernel().Limits(); l.CallTimeout != 7*time.Second || l.MaxConnections != 5 {
+		t.Errorf("limits after reload: %+v", l)
 	}
 
 	// A bad file is refused and the running routes stay.

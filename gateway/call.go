@@ -201,7 +201,7 @@ func (k *Kernel) callOn(ctx context.Context, ch *channel, to protocol.Specifier,
 func (k *Kernel) callMsg(ctx context.Context, ch *channel, msg *protocol.Request) (reply perlcompat.Value, err error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, k.cfg.CallTimeout)
+		ctx, cancel = context.WithTimeout(ctx, k.limits().CallTimeout)
 		defer cancel()
 	}
 	p := k.newPending(ch, msg.Event)

@@ -96,7 +96,7 @@ func newChannel(k *Kernel, nc net.Conn, res protocol.Result, fz perlcompat.Freez
 func (ch *channel) run(leftover []byte) {
 	go ch.writeLoop()
 	go ch.workLoop()
-	fr := protocol.NewFrameReader(ch.nc, leftover, ch.k.cfg.MaxFrameSize)
+	fr := protocol.NewFrameReader(ch.nc, leftover, ch.k.limits().MaxFrameSize)
 	var err error
 	for {
 		var payload []byte
@@ -270,8 +270,8 @@ func (ch *channel) encode(msg *protocol.Request) ([]byte, error) {
 	if n <= 0 {
 		return nil, protocol.ErrEmptyFrame
 	}
-	if n > ch.k.cfg.MaxFrameSize {
-		return nil, fmt.Errorf("gateway: %w: %d-byte message, MaxFrameSize %d", protocol.ErrFrameTooLarge, n, ch.k.cfg.MaxFrameSize)
+	if max := ch.k.limits().MaxFrameSize; n > max {
+		return nil, fmt.Errorf("gateway: %w: %d-byte message, MaxFrameSize %d", protocol.ErrFrameTooLarge, n, max)
 	}
 	var hdr [room + 1]byte
 	h := strconv.AppendInt(hdr[:0], int64(n), 10)
@@ -300,7 +300,7 @@ func (ch *channel) enqueue(ctx context.Context, frame []byte) error {
 		return nil
 	default:
 	}
-	if ch.k.cfg.QueueFull == QueueDisconnect {
+	if ch.k.limits().QueueFull == QueueDisconnect {
 		ch.fail(ErrQueueFull)
 		return ErrQueueFull
 	}

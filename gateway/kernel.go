@@ -55,6 +55,7 @@ type Kernel struct {
 	// errorHooks see remote_error reports no pending call claimed.
 	errorHooks []errorHook
 
+	lim     atomic.Pointer[Limits]
 	rsvpSeq atomic.Uint64
 	wg      sync.WaitGroup // every goroutine the kernel starts
 	done    chan struct{}  // closed when Shutdown begins
@@ -91,6 +92,10 @@ func New(cfg Config) (*Kernel, error) {
 		done:      make(chan struct{}),
 	}
 	k.seq.Store(1)
+	k.lim.Store(&Limits{
+		MaxConnections: cfg.MaxConnections, Negotiation: cfg.Negotiation,
+		MaxFrameSize: cfg.MaxFrameSize, CallTimeout: cfg.CallTimeout, QueueFull: cfg.QueueFull,
+	})
 	k.id = protocol.NewKernelID(cfg.hostname(), time.Now(), cfg.pid(), 1)
 	return k, nil
 }
@@ -181,7 +186,7 @@ func (k *Kernel) admit(nc net.Conn) bool {
 	switch {
 	case closing:
 		reason = "shutting down"
-	case k.cfg.MaxConnections > 0 && n >= k.cfg.MaxConnections:
+	case k.limits().MaxConnections > 0 && n >= k.limits().MaxConnections:
 		reason = "MaxConnections reached"
 	case k.cfg.AllowPeer != nil && !k.cfg.AllowPeer(nc.RemoteAddr()):
 		reason = "peer address not allowed"
@@ -208,7 +213,7 @@ func (k *Kernel) accept(nc net.Conn, l net.Listener) {
 		PID:        k.cfg.pid(),
 		OmitPID:    k.cfg.OmitPID,
 		LegacyOnly: k.cfg.LegacyOnly,
-		Limits:     k.cfg.Negotiation,
+		Limits:     k.limits().Negotiation,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	stop := context.AfterFunc(k.ctxDone(), cancel)
@@ -275,7 +280,7 @@ func (k *Kernel) DialWith(ctx context.Context, network, address string, opts Dia
 		Freezers:   k.cfg.freezerNames(),
 		PID:        k.cfg.pid(),
 		LegacyOnly: opts.LegacyOnly || k.cfg.LegacyOnly,
-		Limits:     k.cfg.Negotiation,
+		Limits:     k.limits().Negotiation,
 	}
 	hctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(k.ctxDone(), cancel)

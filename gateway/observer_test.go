@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -120,5 +121,35 @@ func TestAllowPeerAndAllowKernelRefuseChannels(t *testing.T) {
 	defer obs.mu.Unlock()
 	if obs.failed != 1 {
 		t.Errorf("observer saw %d refusals, want 1", obs.failed)
+	}
+}
+
+func TestSetLimitsAppliesToNewConnectionsAndCallsWithoutDroppingChannels(t *testing.T) {
+	checkGoroutines(t)
+	srv, addr := newKernel(t, testConfig(t, "Srv"))
+	srv.HandleFunc("svc/echo", echo)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	first, _ := newKernel(t, testConfig(t, "First"))
+	p, err := first.Dial(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := srv.Limits()
+	l.MaxConnections = 1
+	if err := srv.SetLimits(l); err != nil {
+		t.Fatal(err)
+	}
+	bad := l
+	bad.CallTimeout = 0
+	if err := srv.SetLimits(bad); err == nil || !strings.Contains(err.Error(), "CallTimeout") {
+		t.Errorf("invalid limits accepted: %v", err)
+	}
+	second, _ := newKernel(t, testConfig(t, "Second"))
+	if _, err := second.Dial(ctx, "tcp", addr); err == nil {
+		t.Error("a second connection was accepted over MaxConnections 1")
+	}
+	if v, err := p.Call(ctx, "svc/echo", "still open"); err != nil || v != perlcompat.Text("still open") {
+		t.Errorf("existing channel after SetLimits: %v, %v", v, err)
 	}
 }
