@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/ikcgate/ikcgate/perlcompat"
 	"github.com/ikcgate/ikcgate/protocol"
 )
 
@@ -337,6 +338,9 @@ func (k *Kernel) open(nc net.Conn, res protocol.Result, leftover []byte, server 
 		// The negotiators only agree on configured freezers; legacy with no
 		// agreement means Storable, which a config may have left out.
 		fz = defaultStorable()
+	}
+	if cf, ok := fz.(perlcompat.ChannelFreezer); ok {
+		fz = cf.ForChannel()
 	}
 	ch := newChannel(k, nc, res, fz, server, localID, localNames)
 	names := append([]string(nil), res.PeerNames...)

@@ -23,6 +23,14 @@ type restricted struct {
 	allow func(string) bool
 }
 
+// ForChannel keeps the restriction around a freezer's per-channel copy.
+func (r *restricted) ForChannel() Freezer {
+	if cf, ok := r.Freezer.(ChannelFreezer); ok {
+		return &restricted{Freezer: cf.ForChannel(), allow: r.allow}
+	}
+	return r
+}
+
 func (r *restricted) Thaw(payload []byte) (Value, error) {
 	v, err := r.Freezer.Thaw(payload)
 	if err != nil {

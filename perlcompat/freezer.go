@@ -12,3 +12,12 @@ type Freezer interface {
 	Freeze(dst []byte, v Value) ([]byte, error)
 	Thaw(payload []byte) (Value, error)
 }
+
+// ChannelFreezer is a Freezer that keeps state per channel: a kernel
+// calls ForChannel once for each channel that negotiates it and uses the
+// result for that channel only. Sereal uses it to answer each peer in the
+// protocol version the peer writes.
+type ChannelFreezer interface {
+	Freezer
+	ForChannel() Freezer
+}

@@ -168,6 +168,9 @@ func (f *Freezer) newDecoder(p []byte) (*decoder, error) {
 	case magic == magicV1 && version >= 3, magic == magicV3 && version < 3:
 		return nil, bad(0, "magic %q does not match protocol version %d", magic, version)
 	}
+	if f.peer != nil {
+		f.peer.Store(int32(version))
+	}
 	d := &decoder{version: version, maxDepth: f.maxDepth, retrack: -1}
 	d.body, d.pos = p, 5
 	suffix, err := d.uvarint()

@@ -29,19 +29,20 @@ import (
 // Freeze fails on a Str flagged UTF8 that is not valid UTF-8 and on nesting
 // deeper than MaxDepth.
 func (f *Freezer) Freeze(dst []byte, v perlcompat.Value) ([]byte, error) {
-	e := &encoder{version: f.version, maxDepth: f.maxDepth}
+	version := f.writeVersion()
+	e := &encoder{version: version, maxDepth: f.maxDepth}
 	if err := e.countRefs(v, 0); err != nil {
 		return dst, err
 	}
 	start := len(dst)
-	if f.version >= 3 {
+	if version >= 3 {
 		dst = append(dst, magicV3...)
 	} else {
 		dst = append(dst, magicV1...)
 	}
-	dst = append(dst, byte(f.version), 0) // raw body, empty header suffix
+	dst = append(dst, byte(version), 0) // raw body, empty header suffix
 	e.buf = dst
-	if f.version == 1 {
+	if version == 1 {
 		e.base = -start
 	} else {
 		e.base = 1 - len(dst)

@@ -17,6 +17,7 @@ package sereal
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/ikcgate/ikcgate/perlcompat"
 )
@@ -47,7 +48,10 @@ type Config struct {
 	// (default DefaultName). The captures use "IKCFixture::SerealFreezer".
 	Name string
 	// ProtocolVersion is the Sereal protocol Freeze writes, 1 to 5
-	// (default DefaultProtocolVersion). Thaw reads all of them.
+	// (default DefaultProtocolVersion). Thaw reads all of them. On a
+	// channel (ForChannel) it is the highest version written: a peer that
+	// sends an older version is answered in that version, which its
+	// Sereal::Decoder is sure to read.
 	ProtocolVersion int
 	// MaxDepth bounds nesting of references and containers
 	// (default DefaultMaxDepth).
@@ -63,9 +67,28 @@ type Freezer struct {
 	version    int
 	maxDepth   int
 	maxInflate int
+	peer       *atomic.Int32 // per channel: the version the peer last wrote
 }
 
-var _ perlcompat.Freezer = (*Freezer)(nil)
+var _ perlcompat.ChannelFreezer = (*Freezer)(nil)
+
+// ForChannel returns a copy for one channel, which answers in the
+// protocol version the peer writes when that is older than ProtocolVersion.
+func (f *Freezer) ForChannel() perlcompat.Freezer {
+	c := *f
+	c.peer = new(atomic.Int32)
+	return &c
+}
+
+// writeVersion is the version Freeze uses now.
+func (f *Freezer) writeVersion() int {
+	if f.peer != nil {
+		if p := int(f.peer.Load()); p > 0 && p < f.version {
+			return p
+		}
+	}
+	return f.version
+}
 
 // New returns a Freezer for cfg. It fails only on an unknown protocol
 // version or a negative limit.
