@@ -6,11 +6,13 @@
 #
 #   ikc_client.pl --connect tcp:127.0.0.1:6603|unix:/path --server NAME
 #                 [--protocol IKC0|IKC] [--serializer Storable ...] [--name N]
-#                 [--scenario full|echo] [--ascii]
+#                 [--scenario full|echo] [--ascii] [--ack N]
 #
 # The server is expected to publish svc/echo (returns ARG0), svc/record
 # (post), svc/ack_sender (posts `ack` with its args back to SENDER),
-# svc/fail (dies) and svc/noreturn (returns undef).
+# svc/fail (dies) and svc/noreturn (returns undef). The scenario posts
+# ack_sender N directly and ("proxy", N+4) through the proxy: --ack N, 5 by
+# default, tells several clients' post-backs apart.
 use strict;
 use warnings;
 use FindBin;
@@ -22,12 +24,12 @@ use POE::Component::IKC::Client;
 use POE::Component::IKC::Responder;
 use describe;
 
-my %o = (protocol => 'IKC0', name => "PerlClient$$", scenario => 'full', timeout => 20);
+my %o = (protocol => 'IKC0', name => "PerlClient$$", scenario => 'full', timeout => 20, ack => 5);
 my @ser;
 GetOptions(
     'connect=s' => \$o{connect}, 'server=s' => \$o{server}, 'protocol=s' => \$o{protocol},
     'serializer=s' => \@ser, 'name=s' => \$o{name}, 'scenario=s' => \$o{scenario},
-    'timeout=i' => \$o{timeout}, 'ascii' => \$o{ascii},
+    'timeout=i' => \$o{timeout}, 'ascii' => \$o{ascii}, 'ack=i' => \$o{ack},
 ) or die "bad options\n";
 die "--connect and --server are required\n" unless $o{connect} and $o{server};
 $| = 1;
@@ -91,7 +93,7 @@ POE::Session->create(
             $kernel->post(IKC => post => "poe://$S/nosuch/x" => 1);
             $kernel->post(IKC => call => "poe://$S/svc/fail" => 'why', 'poe:fail_reply');
             $kernel->post(IKC => call => "poe://$S/svc/echo" => [ 1, 2, 3 ], 'poe:list_reply');
-            $kernel->post(IKC => post => "poe://$S/svc/ack_sender" => 5);
+            $kernel->post(IKC => post => "poe://$S/svc/ack_sender" => $o{ack});
             $kernel->post(IKC => subscribe => ["poe://$S/svc"], 'subscribed');
         },
         echo_reply => sub {
@@ -125,7 +127,7 @@ POE::Session->create(
             done('subscribed');
             # Through the proxy session: IKC:proxy requests.
             $kernel->post("poe://$S/svc" => record => 'via', 'proxy', 3);
-            $kernel->post("poe://$S/svc" => ack_sender => 'proxy', 9);
+            $kernel->post("poe://$S/svc" => ack_sender => 'proxy', $o{ack} + 4);
         },
         mon_register   => sub { emit(ev => 'monitor', what => 'register', name => $_[ARG1], is_id => $_[ARG2] ? 1 : 0, pid => $_[ARG4]) },
         mon_unregister => sub { emit(ev => 'monitor', what => 'unregister', name => $_[ARG1]) },
