@@ -289,7 +289,10 @@ func (ch *channel) enqueue(ctx context.Context, frame []byte) error {
 	}
 	if ch.senders < 0 {
 		ch.mu.Unlock()
-		return ErrShutdown
+		if ch.k.isClosing() {
+			return ErrShutdown
+		}
+		return ErrDisconnected // the channel is closing: its peer left
 	}
 	ch.senders++
 	ch.mu.Unlock()

@@ -43,7 +43,8 @@ Commands:
   call SPEC [VALUE]    call a state and print its reply
   post SPEC [VALUE]    post to a state; prints nothing. An IKC/ping after
                        the post confirms that the server read it, and
-                       reports any error the post caused
+                       reports any error the post caused there (through
+                       a gateway, not an error its upstream reports later)
   ping [poe://KERNEL]  call IKC/ping and print its reply, PONG
   subscribe poe://KERNEL/SESSION
                        subscribe to a published session and print the

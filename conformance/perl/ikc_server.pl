@@ -55,10 +55,18 @@ POE::Session->create(
         echo => sub { emit(ev => 'svc/echo', args => [ map { describe::describe($_) } @_[ARG0 .. $#_] ]); $_[ARG0] },
         record => sub { emit(ev => 'svc/record', args => [ map { describe::describe($_) } @_[ARG0 .. $#_] ]); return },
         ack_sender => sub {
+            # Hold SENDER until the post-back is sent, as a Perl handler
+            # must: IKC reuses an unreferenced SENDER (the thunk) for the
+            # next request, and a post-back queued to it then goes to the
+            # next request's sender (PROTOCOL.md 9.13).
             my ($kernel, $sender, @args) = @_[KERNEL, SENDER, ARG0 .. $#_];
-            $kernel->post($sender => ack => @args);
+            my $sid = $sender->ID;
+            $kernel->refcount_increment($sid, 'ack');
+            $kernel->post($sid => ack => @args);
+            $kernel->yield(release => $sid);
             return;
         },
+        release => sub { $_[KERNEL]->refcount_decrement($_[ARG0], 'ack') },
         noreturn => sub { return },
         get_list => sub { return (1, 2, 3) },
         add_1 => sub {
