@@ -78,12 +78,12 @@ func afterPerl(v perlcompat.Value, seen map[any]perlcompat.Value) perlcompat.Val
 // matches what Go sent.
 func TestPerlThawsWhatGoFreezes(t *testing.T) {
 	requirePerl(t, "Data::Dumper", "B", "Scalar::Util")
-	g := &valueGen{r: rand.New(rand.NewPCG(3, 4)), wideText: true}
+	g := newValueGen(rand.New(rand.NewPCG(3, 4)), true)
 	const n = 3000
 	var in bytes.Buffer
 	want := make([]string, 0, n)
 	for i := 0; i < n; i++ {
-		v := g.request()
+		v := g.Request()
 		text, err := Freezer{}.Freeze(nil, v)
 		if err != nil {
 			t.Fatalf("case %d: %v", i, err)

@@ -59,12 +59,12 @@ func afterPerl(v perlcompat.Value, seen map[any]perlcompat.Value) perlcompat.Val
 // cycles, described by testdata/describe.pl) is what Go sent.
 func TestPerlThawsWhatGoFreezes(t *testing.T) {
 	requirePerl(t, "FreezeThaw", "B", "Scalar::Util")
-	g := &valueGen{r: rand.New(rand.NewPCG(1, 2))}
+	g := newValueGen(rand.New(rand.NewPCG(1, 2)), false)
 	const n = 3000
 	var in bytes.Buffer
 	want := make([]string, 0, n)
 	for i := 0; i < n; i++ {
-		v := g.request()
+		v := g.Request()
 		frame, err := Freezer{}.Freeze(nil, v)
 		if err != nil {
 			t.Fatalf("case %d: %v", i, err)

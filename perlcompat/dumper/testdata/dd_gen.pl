@@ -11,7 +11,7 @@ use warnings;
 no warnings 'once';
 use Data::Dumper ();
 use FindBin;
-require "$FindBin::Bin/describe.pl";
+require "$FindBin::Bin/../../internal/freezertest/describe.pl";
 
 sub ikc_dump {
     local $Data::Dumper::Purity  = 1;

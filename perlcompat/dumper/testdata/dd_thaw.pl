@@ -4,7 +4,7 @@
 use strict;
 use warnings;
 use FindBin;
-require "$FindBin::Bin/describe.pl";
+require "$FindBin::Bin/../../internal/freezertest/describe.pl";
 
 package POE::Component::IKC::Freezer;
 sub test_thaw { local our $VAR1; eval $_[0]; die $@ if $@; return $VAR1 }

@@ -9,7 +9,7 @@ use warnings;
 use FreezeThaw ();
 use FindBin;
 no warnings "once";
-require "$FindBin::Bin/describe.pl";
+require "$FindBin::Bin/../../internal/freezertest/describe.pl";
 my ($seed, $n) = @ARGV;
 srand($seed);
 for my $i (1 .. $n) {

@@ -5,7 +5,7 @@ use strict;
 use warnings;
 use FreezeThaw ();
 use FindBin;
-require "$FindBin::Bin/describe.pl";
+require "$FindBin::Bin/../../internal/freezertest/describe.pl";
 while (my $line = <STDIN>) {
     chomp $line;
     my $frame = pack('H*', $line);
