@@ -27,8 +27,25 @@
 // and reply permissions are tied to the channel and the call (RsvpStrict)
 // unless Perl's looser counters are asked for (RsvpPerl).
 //
+// Migration: an Upstream (NewUpstream) is a Handler that forwards the
+// states it is published for to another kernel, typically the Perl
+// server being replaced, relaying replies, remote errors and SENDER
+// post-backs so clients cannot tell. Connect keeps a channel open with
+// redial and backoff (Perl's Client never reconnects).
+//
+// Operations: Config.Observer sees channels, frames, requests and calls
+// (for metrics); Config.AllowPeer and Config.AllowKernel admit peers by
+// address and by announced name; SetLimits changes limits on a running
+// kernel. The daemon package builds ikcgate from these.
+//
+// Safety towards Perl: the kernel never sends what is known to kill a Perl
+// IKC kernel (ErrWouldKillPeer), never closes a channel mid-negotiation on
+// its own initiative except at the negotiation deadline, and never sends
+// ClientLite an unsolicited frame.
+//
 // Goroutines: per channel one reader, one worker running handlers in
-// arrival order (as a Perl kernel does), one writer; send queues are
-// bounded. Shutdown drains: running handlers finish and their replies are
-// flushed before channels close.
+// arrival order (as a Perl kernel does), one writer that sends whatever is
+// queued in one writev; send queues are bounded. A peer that closes still
+// has the requests it sent served. Shutdown drains: running handlers
+// finish and their replies are flushed before channels close.
 package gateway
