@@ -435,7 +435,8 @@ func (k *Kernel) ctxDone() context.Context { return doneCtx(k.done) }
 // refused, handlers already running finish and their replies are written,
 // queued frames are flushed, then every channel closes. No message is sent
 // to peers (IKC has none). If ctx ends first the remaining channels are
-// closed at once and ctx's error is returned.
+// closed at once, handlers' contexts are cancelled, and ctx's error is
+// returned at most a second later even if a handler ignores its context.
 func (k *Kernel) Shutdown(ctx context.Context) error {
 	k.mu.Lock()
 	if !k.closing {
@@ -467,7 +468,18 @@ func (k *Kernel) Shutdown(ctx context.Context) error {
 		for _, ch := range k.allChannels() {
 			ch.fail(ErrShutdown)
 		}
-		<-finished
+		// Handlers were told through their context. One that ignores it
+		// cannot be stopped; don't let it hold Shutdown past its deadline
+		// for more than a short grace.
+		select {
+		case <-finished:
+		case <-time.After(shutdownGrace):
+			k.log.Warn("shutdown deadline passed with handlers still running; they ignore their context", "grace", shutdownGrace)
+		}
 		return ctx.Err()
 	}
 }
+
+// shutdownGrace is how long Shutdown waits, past its deadline, for
+// handlers to return once their context is cancelled.
+const shutdownGrace = time.Second

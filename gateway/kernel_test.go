@@ -562,3 +562,40 @@ func TestRequestsSentJustBeforeEOFAreAllServed(t *testing.T) {
 		t.Fatalf("%d of %d posts served", n, rounds*posts)
 	}
 }
+
+// A handler that ignores its context must not hold Shutdown past its
+// deadline (the daemon's drain_timeout relies on it).
+func TestShutdownReturnsSoonAfterItsDeadlineDespiteAStuckHandler(t *testing.T) {
+	checkGoroutines(t)
+	srv, err := New(testConfig(t, "Srv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	go srv.Serve(l)
+	started := make(chan struct{})
+	srv.HandleFunc("svc/stuck", func(context.Context, *Request) (perlcompat.Value, error) {
+		close(started)
+		time.Sleep(3 * time.Second) // ignores its context
+		return nil, nil
+	})
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := cli.Dial(ctx, "tcp", l.Addr().String()); err != nil {
+		t.Fatal(err)
+	}
+	if err := cli.Post(ctx, "Srv/svc/stuck", nil); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	sctx, scancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer scancel()
+	t0 := time.Now()
+	if err := srv.Shutdown(sctx); err != context.DeadlineExceeded {
+		t.Errorf("Shutdown = %v, want its context's deadline", err)
+	}
+	if d := time.Since(t0); d > 2*time.Second {
+		t.Errorf("Shutdown took %v past a 200ms deadline", d)
+	}
+}
