@@ -1,14 +1,15 @@
 package dumper
 
 import (
-	"bytes"
 	"encoding/hex"
 	"math/rand/v2"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/ikcgate/ikcgate/perlcompat"
+	"github.com/ikcgate/ikcgate/perlcompat/internal/freezertest"
 )
 
 // afterPerl is what a Perl peer holds after evaluating our text for v:
@@ -79,34 +80,9 @@ func afterPerl(v perlcompat.Value, seen map[any]perlcompat.Value) perlcompat.Val
 func TestPerlThawsWhatGoFreezes(t *testing.T) {
 	requirePerl(t, "Data::Dumper", "B", "Scalar::Util")
 	g := newValueGen(rand.New(rand.NewPCG(3, 4)), true)
-	const n = 3000
-	var in bytes.Buffer
-	want := make([]string, 0, n)
-	for i := 0; i < n; i++ {
-		v := g.Request()
-		text, err := Freezer{}.Freeze(nil, v)
-		if err != nil {
-			t.Fatalf("case %d: %v", i, err)
-		}
-		in.WriteString(hex.EncodeToString(text) + "\n")
-		want = append(want, describe(afterPerl(v, map[any]perlcompat.Value{}), false))
-	}
-	got := runPerl(t, in.Bytes(), "dd_thaw.pl")
-	if len(got) != n {
-		t.Fatalf("perl answered %d lines for %d texts", len(got), n)
-	}
-	bad := 0
-	for i := range got {
-		if got[i] != "ok\t"+want[i] {
-			bad++
-			if bad <= 5 {
-				t.Errorf("case %d:\n perl: %s\n want: ok\t%s", i, got[i], want[i])
-			}
-		}
-	}
-	if bad > 0 {
-		t.Errorf("%d of %d texts differ", bad, n)
-	}
+	freeze := func(v perlcompat.Value) ([]byte, error) { return Freezer{}.Freeze(nil, v) }
+	want := func(v perlcompat.Value) string { return describe(afterPerl(v, map[any]perlcompat.Value{}), false) }
+	freezertest.PerlThawsWhatGoFroze(t, g, 3000, freeze, want, filepath.Join("testdata", "dd_thaw.pl"))
 }
 
 // Perl -> Go: random structures dumped with IKC's Data::Dumper settings

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/hex"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ikcgate/ikcgate/perlcompat"
+	"github.com/ikcgate/ikcgate/perlcompat/internal/freezertest"
 )
 
 // afterPerl is what a Perl peer holds after thawing v: FreezeThaw carries
@@ -56,38 +58,13 @@ func afterPerl(v perlcompat.Value, seen map[any]perlcompat.Value) perlcompat.Val
 
 // Go -> Perl: random requests frozen by Go are thawed by FreezeThaw::thaw,
 // and what Perl got (strings and their UTF8 flag, classes, sharing,
-// cycles, described by testdata/describe.pl) is what Go sent.
+// cycles, described by freezertest's describe.pl) is what Go sent.
 func TestPerlThawsWhatGoFreezes(t *testing.T) {
 	requirePerl(t, "FreezeThaw", "B", "Scalar::Util")
 	g := newValueGen(rand.New(rand.NewPCG(1, 2)), false)
-	const n = 3000
-	var in bytes.Buffer
-	want := make([]string, 0, n)
-	for i := 0; i < n; i++ {
-		v := g.Request()
-		frame, err := Freezer{}.Freeze(nil, v)
-		if err != nil {
-			t.Fatalf("case %d: %v", i, err)
-		}
-		in.WriteString(hex.EncodeToString(frame) + "\n")
-		want = append(want, describe(afterPerl(v, map[any]perlcompat.Value{}), false))
-	}
-	got := runPerl(t, in.Bytes(), "ft_thaw.pl")
-	if len(got) != n {
-		t.Fatalf("perl answered %d lines for %d frames", len(got), n)
-	}
-	bad := 0
-	for i := range got {
-		if got[i] != "ok\t"+want[i] {
-			bad++
-			if bad <= 5 {
-				t.Errorf("case %d:\n perl: %s\n want: ok\t%s", i, got[i], want[i])
-			}
-		}
-	}
-	if bad > 0 {
-		t.Errorf("%d of %d frames differ", bad, n)
-	}
+	freeze := func(v perlcompat.Value) ([]byte, error) { return Freezer{}.Freeze(nil, v) }
+	want := func(v perlcompat.Value) string { return describe(afterPerl(v, map[any]perlcompat.Value{}), false) }
+	freezertest.PerlThawsWhatGoFroze(t, g, 3000, freeze, want, filepath.Join("testdata", "ft_thaw.pl"))
 }
 
 // Perl -> Go: random structures frozen by FreezeThaw::freeze decode to

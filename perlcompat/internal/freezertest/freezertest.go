@@ -403,3 +403,38 @@ func (g *ValueGen) Request() *perlcompat.Hash {
 	}
 	return h
 }
+
+// PerlThawsWhatGoFroze freezes n requests from g with freeze and has the
+// Perl script thaw them (it reads one hex frame per line and answers
+// "ok\t<description>" per line). Each description must be want of the
+// value Go sent: want says what Perl sees after the format's own losses.
+func PerlThawsWhatGoFroze(t *testing.T, g *ValueGen, n int, freeze func(perlcompat.Value) ([]byte, error), want func(perlcompat.Value) string, script string) {
+	t.Helper()
+	var in bytes.Buffer
+	wants := make([]string, 0, n)
+	for i := 0; i < n; i++ {
+		v := g.Request()
+		frame, err := freeze(v)
+		if err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		in.WriteString(hex.EncodeToString(frame) + "\n")
+		wants = append(wants, want(v))
+	}
+	got := RunPerl(t, in.Bytes(), script)
+	if len(got) != n {
+		t.Fatalf("perl answered %d lines for %d frames", len(got), n)
+	}
+	bad := 0
+	for i := range got {
+		if got[i] != "ok\t"+wants[i] {
+			bad++
+			if bad <= 5 {
+				t.Errorf("case %d:\n perl: %s\n want: ok\t%s", i, got[i], wants[i])
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d frames differ", bad, n)
+	}
+}
