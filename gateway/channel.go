@@ -351,9 +351,9 @@ func (ch *channel) fail(err error) {
 	ch.k.forgetPending(ch)
 	switch {
 	case err == errClosed, errors.Is(err, ErrDisconnected):
-		ch.log.Info("channel closed", "reason", err)
+		ch.log.Info("channel closed", "reason", err, "names", ch.info.Names, "dialogue", ch.info.Dialogue, "freezer", ch.info.Freezer)
 	default:
-		ch.log.Warn("channel closed", "error", err)
+		ch.log.Warn("channel closed", "error", err, "names", ch.info.Names, "dialogue", ch.info.Dialogue, "freezer", ch.info.Freezer)
 		ch.k.inform(MonitorEvent{Kind: MonitorError, RemoteID: ch.remoteID, Names: ch.names, Operation: "channel-read", Message: err.Error()})
 	}
 }
