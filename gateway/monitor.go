@@ -1,5 +1,7 @@
 package gateway
 
+import "sync/atomic"
+
 // MonitorKind is what a monitor is told about, in IKC's words.
 type MonitorKind int
 
@@ -83,16 +85,15 @@ func (k *Kernel) Monitor(name string, fn func(MonitorEvent)) (stop func()) {
 // kernel; dropped counts them.
 func (k *Kernel) MonitorChan(name string, buf int) (events <-chan MonitorEvent, dropped func() int, stop func()) {
 	c := make(chan MonitorEvent, buf)
-	var n int
-	var mu = new(muInt)
+	var n atomic.Int64
 	stop = k.Monitor(name, func(e MonitorEvent) {
 		select {
 		case c <- e:
 		default:
-			mu.add(&n)
+			n.Add(1)
 		}
 	})
-	return c, func() int { return mu.get(&n) }, stop
+	return c, func() int { return int(n.Load()) }, stop
 }
 
 func (k *Kernel) inform(e MonitorEvent) {

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/ikcgate/ikcgate/perlcompat"
@@ -30,12 +29,3 @@ func (c closedCtx) Err() error {
 	}
 }
 func (c closedCtx) Value(any) any { return nil }
-
-type muInt struct{ sync.Mutex }
-
-func (m *muInt) add(n *int) { m.Lock(); *n++; m.Unlock() }
-func (m *muInt) get(n *int) int {
-	m.Lock()
-	defer m.Unlock()
-	return *n
-}
