@@ -242,3 +242,63 @@ func TestNegotiationAbuseIsBoundedAndLogged(t *testing.T) {
 		})
 	}
 }
+
+// Requests a peer sent before a bad frame are still served, as Perl
+// serves what it read before dying: the bad frame loses only itself.
+func TestRequestsBeforeABadFrameAreServed(t *testing.T) {
+	checkGoroutines(t)
+	logs := &syncBuffer{}
+	cfg := testConfig(t, "Srv")
+	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "Srv", Level: hclog.Info, Output: logs})
+	srv, addr := newKernel(t, cfg)
+	release := make(chan struct{})
+	var served sync.WaitGroup
+	served.Add(3)
+	srv.HandleFunc("svc/slow", func(context.Context, *Request) (perlcompat.Value, error) {
+		<-release // keeps the next posts queued when the bad frame arrives
+		served.Done()
+		return nil, nil
+	})
+	srv.HandleFunc("svc/count", func(context.Context, *Request) (perlcompat.Value, error) {
+		served.Done()
+		return nil, nil
+	})
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.Write([]byte(setupLine))
+	if _, err := protocol.NewLineReader(nc, 4096).ReadLine(); err != nil {
+		t.Fatal(err)
+	}
+	post := func(state string) []byte {
+		return frame(t, perlcompat.NewHash().Set("event", perlcompat.Text("poe://Srv/svc/"+state)))
+	}
+	var buf []byte
+	buf = append(buf, post("slow")...)
+	buf = append(buf, post("count")...)
+	buf = append(buf, post("count")...)
+	buf = append(buf, "garbage!"...)
+	nc.Write(buf)
+	time.Sleep(100 * time.Millisecond) // the reader meets the garbage first
+	close(release)
+	done := make(chan struct{})
+	go func() { served.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("requests read before the bad frame were dropped")
+	}
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.Copy(io.Discard, nc); err != nil {
+		t.Fatalf("channel not closed: %v", err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for !strings.Contains(logs.String(), "channel closed") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), "frame") {
+		t.Errorf("the bad frame was not logged:\n%s", logs.String())
+	}
+}

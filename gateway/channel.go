@@ -59,7 +59,8 @@ type channel struct {
 	pending   map[string]*pendingCall
 
 	drainCh  chan struct{} // closed by drain
-	readDone chan struct{} // closed by the reader at a clean EOF
+	readDone chan struct{} // closed by the reader when it stops on its own
+	readErr  error         // why it stopped (guarded by mu)
 	wdone    chan struct{} // writer finished
 	kdone    chan struct{} // worker finished
 }
@@ -124,27 +125,43 @@ func (ch *channel) run(leftover []byte) {
 			break // the channel failed while queueing work
 		}
 	}
+	if ch.isDraining() && errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
 	if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
-		// The peer closed cleanly. A Perl kernel serves every request it
-		// read before noticing; so do we: the worker finishes the queue,
-		// the writer flushes the replies, then the channel closes. The
-		// handlers' context is cancelled at once: the peer is gone, and a
-		// handler waiting on it must not hold the channel open.
+		err = ErrDisconnected
+	}
+	if err != nil && !ch.isDead() {
+		// The reader stopped on its own: the peer closed, or sent
+		// something unusable. A Perl kernel serves every request it read
+		// before that; so do we: the worker finishes the queue, the
+		// writer flushes the replies, then the channel closes with err.
+		// The handlers' context is cancelled at once: the peer is gone or
+		// broken, and a handler waiting on it must not hold the channel.
+		ch.mu.Lock()
+		ch.readErr = err
+		ch.mu.Unlock()
 		ch.cancel()
 		close(ch.readDone)
 		<-ch.kdone
 		<-ch.wdone
-		ch.fail(ErrDisconnected)
+		ch.fail(err)
 		ch.k.closed(ch)
 		return
-	}
-	if ch.isDraining() && errors.Is(err, net.ErrClosed) {
-		err = nil
 	}
 	ch.fail(err)
 	<-ch.wdone
 	<-ch.kdone
 	ch.k.closed(ch)
+}
+
+func (ch *channel) isDead() bool {
+	select {
+	case <-ch.dead:
+		return true
+	default:
+		return false
+	}
 }
 
 // route settles replies and error reports on the reader and queues the
@@ -231,12 +248,10 @@ func (ch *channel) writeLoop() {
 				return
 			}
 			if stop { // the flush marker of drain: all is written
-				select {
-				case <-ch.readDone:
-					ch.fail(ErrDisconnected)
-				default:
-					ch.fail(nil)
-				}
+				ch.mu.Lock()
+				rerr := ch.readErr // set when the reader stopped on its own
+				ch.mu.Unlock()
+				ch.fail(rerr)
 				return
 			}
 		case <-ch.dead:
