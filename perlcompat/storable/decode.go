@@ -83,16 +83,18 @@ func (d *Decoder) Thaw(img []byte) (perlcompat.Value, error) {
 		return nil, &DecodeError{Offset: st.pos, Header: true, Err: fmt.Errorf("%w: no root item", ErrTruncated)}
 	}
 	// Items average several bytes; start the tag table near that.
-	t, err := st.item(1, 0)
+	t, v, err := st.item(1, 0)
 	if err != nil {
 		return nil, err
 	}
-	return st.ref(t), nil
+	return st.ref(t, v), nil
 }
 
 // tagTable holds every item's entry by tag. It grows in chunks that are
 // never copied: a big image costs what it uses, a small one nothing past
-// the first chunk, which lives in the decoder.
+// the first chunk, which lives in the decoder. Entries hold no pointers,
+// so the collector never scans the table and filling it needs no write
+// barriers: a message of many small items has one entry per item.
 type tagTable struct {
 	n      int
 	chunks [][]entry // full-length chunks after chunk0
@@ -124,19 +126,66 @@ func (t *tagTable) at(i int32) *entry {
 	return &t.chunks[j/tagChunk][j%tagChunk]
 }
 
-// entry is one tagged item; only what back-references need is kept. Its
-// kind follows from val: *Array or *Hash for a container; nil or *Ref for
-// a reference item (the *Ref, made lazily, is "a reference to this
-// item"); any other value is a scalar.
-type entry struct {
-	val perlcompat.Value
-	// aux: for a scalar, 1 + index in refs of the memoized *Ref to it (0
-	// none yet); for a reference item, the referent's tag.
-	aux int32
-	// class is 1 + index in classes of a blessed scalar or reference
-	// item (0 none); containers carry their class themselves.
-	class int32
+// objTable is a tagTable of values: what back-references must find as
+// the same pointer. Growing it by append copied and dropped every
+// smaller array on the way.
+type objTable struct {
+	n      int
+	chunks [][]perlcompat.Value
+	chunk0 [16]perlcompat.Value
 }
+
+const objChunk = 1024
+
+func (t *objTable) add(v perlcompat.Value) int32 {
+	i := t.n
+	t.n++
+	if i < len(t.chunk0) {
+		t.chunk0[i] = v
+		return int32(i)
+	}
+	j := i - len(t.chunk0)
+	if j/objChunk == len(t.chunks) {
+		t.chunks = append(t.chunks, make([]perlcompat.Value, objChunk))
+	}
+	t.chunks[j/objChunk][j%objChunk] = v
+	return int32(i)
+}
+
+func (t *objTable) at(i int32) perlcompat.Value {
+	if int(i) < len(t.chunk0) {
+		return t.chunk0[i]
+	}
+	j := int(i) - len(t.chunk0)
+	return t.chunks[j/objChunk][j%objChunk]
+}
+
+// Item kinds in the tag table.
+const (
+	kindScalar    = iota // re-decoded from off when referenced again
+	kindContainer        // *Array or *Hash in objs
+	kindRef              // reference item; its *Ref, once made, in objs
+)
+
+// entry is one tagged item in 8 bytes and no pointers. What a
+// back-reference must find as the same pointer lives in decodeState.objs;
+// a scalar is decoded again from its offset (back-references to scalars
+// are rare, and keeping every scalar's value here made the table the
+// biggest thing the collector scanned).
+type entry struct {
+	// a is a scalar's opcode offset in src, 1 + a container's index in
+	// objs, or a reference item's referent tag.
+	a int32
+	// kc is kind<<30 | class, where class is 1 + index in classes of a
+	// blessed scalar or reference item (0 none); containers carry their
+	// class themselves.
+	kc uint32
+}
+
+func mkEntry(kind uint32, a, class int32) entry { return entry{a: a, kc: kind<<30 | uint32(class)} }
+
+func (e entry) kind() uint32 { return e.kc >> 30 }
+func (e entry) class() int32 { return int32(e.kc & (1<<30 - 1)) }
 
 type decodeState struct {
 	src       string
@@ -148,7 +197,8 @@ type decodeState struct {
 	lim       Limits
 	allow     func(string) bool
 	tags      tagTable
-	refs      []*perlcompat.Ref
+	objs      objTable        // containers and the *Refs made so far
+	memo      map[int32]int32 // tag of a scalar or reference item: 1 + index in objs of the *Ref to it
 	classes   []string
 
 	// Slabs: containers and their slices are carved from chunks sized
@@ -364,12 +414,16 @@ func (d *decodeState) shortLen() (uint32, bool) {
 	return d.u32()
 }
 
-func (d *decodeState) register(e entry) int32 {
-	return d.tags.add(e)
+// object records v, which back-references must see as the same pointer,
+// and returns its entry.obj.
+func (d *decodeState) object(v perlcompat.Value) int32 {
+	return d.objs.add(v) + 1
 }
 
-func (d *decodeState) scalar(v perlcompat.Value, class int32) (int32, error) {
-	return d.tags.add(entry{val: v, class: class}), nil
+// scalar registers a scalar item that starts at off and returns its tag
+// with v, its value.
+func (d *decodeState) scalar(v perlcompat.Value, off int, class int32) (int32, perlcompat.Value, error) {
+	return d.tags.add(mkEntry(kindScalar, int32(off), class)), v, nil
 }
 
 func (d *decodeState) className(class int32) string {
@@ -381,49 +435,69 @@ func (d *decodeState) className(class int32) string {
 
 // slot is the value of tagged item t as it sits in an array element or a
 // hash value: a scalar as is, an array or hash as a reference to it, and a
-// reference item as what it references.
+// reference item as what it references. item returns the same for the
+// item it decodes; slot is for back-references.
 func (d *decodeState) slot(t int32) perlcompat.Value {
-	e := d.tags.at(t)
-	switch e.val.(type) {
-	case nil, *perlcompat.Ref:
-		return d.ref(e.aux)
+	e := *d.tags.at(t)
+	switch e.kind() {
+	case kindRef:
+		return d.ref(e.a, nil)
+	case kindContainer:
+		return d.objs.at(e.a - 1)
 	}
-	return e.val
+	return d.rescalar(e)
 }
 
-// ref is "a reference to tagged item t", the same pointer every time.
-func (d *decodeState) ref(t int32) perlcompat.Value {
-	e := d.tags.at(t)
-	switch x := e.val.(type) {
-	case *perlcompat.Array, *perlcompat.Hash, *perlcompat.Ref:
-		return x
-	case nil: // reference item
-		r := &perlcompat.Ref{Class: d.className(e.class)}
-		e.val = r // before following the referent: a reference may reach itself
-		r.Target = d.ref(e.aux)
-		return r
+// rescalar decodes the scalar of entry e again. It decoded once without
+// error, so it does again.
+func (d *decodeState) rescalar(e entry) perlcompat.Value {
+	save := d.pos
+	d.pos = int(e.a) + 1
+	v, _ := d.scalarBody(d.src[e.a], int(e.a))
+	d.pos = save
+	return v
+}
+
+// ref is "a reference to tagged item t", the same pointer every time. v
+// is t's value when the caller has it (nil when not), which spares
+// decoding a scalar again.
+func (d *decodeState) ref(t int32, v perlcompat.Value) perlcompat.Value {
+	e := *d.tags.at(t)
+	if e.kind() == kindContainer {
+		return d.objs.at(e.a - 1)
 	}
-	if e.aux > 0 {
-		return d.refs[e.aux-1]
+	if o, ok := d.memo[t]; ok {
+		return d.objs.at(o - 1)
 	}
-	r := &perlcompat.Ref{Class: d.className(e.class), Target: e.val}
-	d.refs = append(d.refs, r)
-	e.aux = int32(len(d.refs))
+	if d.memo == nil {
+		d.memo = make(map[int32]int32)
+	}
+	r := &perlcompat.Ref{Class: d.className(e.class())}
+	d.memo[t] = d.object(r) // before following the referent: a reference may reach itself
+	switch {
+	case e.kind() == kindRef:
+		r.Target = d.ref(e.a, nil)
+	case v != nil:
+		r.Target = v
+	default:
+		r.Target = d.rescalar(e)
+	}
 	return r
 }
 
 // child decodes an item that op (at off) needs next, reporting a missing
 // item against op.
-func (d *decodeState) child(depth int, class int32, op byte, off int) (int32, error) {
+func (d *decodeState) child(depth int, class int32, op byte, off int) (int32, perlcompat.Value, error) {
 	if d.pos >= len(d.src) {
-		return 0, d.truncated(off, op, "missing item")
+		return 0, nil, d.truncated(off, op, "missing item")
 	}
 	return d.item(depth, class)
 }
 
 // item decodes one item at d.pos and returns its tag (for SX_OBJECT, the
-// tag it points back to). class is the pending blessing (1 + index).
-func (d *decodeState) item(depth int, class int32) (int32, error) {
+// tag it points back to) and its value as it sits in a slot (see slot).
+// class is the pending blessing (1 + index).
+func (d *decodeState) item(depth int, class int32) (int32, perlcompat.Value, error) {
 	off := d.pos
 	op := d.src[off]
 	d.pos++
@@ -431,121 +505,69 @@ func (d *decodeState) item(depth int, class int32) (int32, error) {
 	case opObject:
 		// Tags are big-endian even in native images (Storable htonl()s them).
 		if len(d.src)-d.pos < 4 {
-			return 0, d.truncated(off, op, "tag")
+			return 0, nil, d.truncated(off, op, "tag")
 		}
 		b := d.src[d.pos : d.pos+4]
 		d.pos += 4
 		t := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 		if uint64(t) >= uint64(d.tags.n) {
-			return 0, d.fail(off, op, fmt.Errorf("%w: tag %d, %d items seen", ErrBadTag, t, d.tags.n))
+			return 0, nil, d.fail(off, op, fmt.Errorf("%w: tag %d, %d items seen", ErrBadTag, t, d.tags.n))
 		}
-		return int32(t), nil
-	case opScalar, opUTF8Str:
-		if d.pos >= len(d.src) {
-			return 0, d.truncated(off, op, "length")
-		}
-		n := d.src[d.pos]
-		d.pos++
-		s, ok := d.str(uint64(n))
-		if !ok {
-			return 0, d.truncated(off, op, fmt.Sprintf("%d-byte string, %d bytes left", n, len(d.src)-d.pos))
-		}
-		// Perl's thaw of an empty UTF-8 string gives an unflagged "".
-		return d.scalar(d.boxStr(perlcompat.Str{S: s, UTF8: op == opUTF8Str && n > 0}), class)
-	case opLScalar, opLUTF8Str:
-		n, ok := d.u32()
-		if !ok {
-			return 0, d.truncated(off, op, "length")
-		}
-		s, ok := d.str(uint64(n))
-		if !ok {
-			return 0, d.truncated(off, op, fmt.Sprintf("%d-byte string, %d bytes left", n, len(d.src)-d.pos))
-		}
-		return d.scalar(d.boxStr(perlcompat.Str{S: s, UTF8: op == opLUTF8Str && n > 0}), class)
-	case opByte:
-		if d.pos >= len(d.src) {
-			return 0, d.truncated(off, op, "byte")
-		}
-		b := d.src[d.pos]
-		d.pos++
-		return d.scalar(byteVals[b], class)
-	case opNetint:
-		if len(d.src)-d.pos < 4 {
-			return 0, d.truncated(off, op, "int32")
-		}
-		s := d.src[d.pos : d.pos+4]
-		d.pos += 4
-		v := int32(uint32(s[0])<<24 | uint32(s[1])<<16 | uint32(s[2])<<8 | uint32(s[3]))
-		return d.scalar(d.boxInt(perlcompat.Int(v)), class)
-	case opInteger:
-		u, ok := d.native(d.ivSize)
-		if !ok {
-			return 0, d.truncated(off, op, fmt.Sprintf("%d-byte IV", d.ivSize))
-		}
-		v := int64(u)
-		if d.ivSize == 4 {
-			v = int64(int32(u))
-		}
-		return d.scalar(d.boxInt(perlcompat.Int(v)), class)
-	case opDouble:
-		if d.nvSize != 8 {
-			return 0, d.fail(off, op, fmt.Errorf("%w: %d-byte NV", ErrUnsupportedOpcode, d.nvSize))
-		}
-		u, ok := d.native(8)
-		if !ok {
-			return 0, d.truncated(off, op, "8-byte NV")
-		}
-		return d.scalar(perlcompat.Float(math.Float64frombits(u)), class)
-	case opUndef, opSvUndef, opSvUndefElem:
-		return d.scalar(undefVal, class)
-	case opSvYes, opBoolTrue:
-		return d.scalar(trueVal, class)
-	case opSvNo, opBoolFalse:
-		return d.scalar(falseVal, class)
+		return int32(t), d.slot(int32(t)), nil
 	case opArray:
 		return d.array(depth, class, off)
 	case opHash, opFlagHash:
 		return d.hash(depth, class, op, off)
 	case opRef, opOverload, opWeakRef, opWeakOverload:
 		if depth > d.lim.MaxDepth {
-			return 0, d.fail(off, op, fmt.Errorf("%w: depth %d, limit %d", ErrTooDeep, depth, d.lim.MaxDepth))
+			return 0, nil, d.fail(off, op, fmt.Errorf("%w: depth %d, limit %d", ErrTooDeep, depth, d.lim.MaxDepth))
 		}
-		// The referent will be the next tag unless it is an SX_OBJECT;
-		// set it now so a back-reference from inside sees it.
-		t := d.register(entry{class: class, aux: int32(d.tags.n) + 1})
-		rt, err := d.child(depth+1, 0, op, off)
+		// The referent is the next tag, or the tag of an SX_OBJECT that
+		// follows; set it now, for a back-reference from inside the
+		// referent (a cycle of references) to see.
+		rt := int32(d.tags.n) + 1
+		if len(d.src)-d.pos >= 5 && d.src[d.pos] == opObject {
+			b := d.src[d.pos+1 : d.pos+5]
+			if o := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]); o <= uint32(d.tags.n) {
+				rt = int32(o) // o == n is this reference itself
+			}
+		}
+		t := d.tags.add(mkEntry(kindRef, rt, class))
+		rt, rv, err := d.child(depth+1, 0, op, off)
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
-		d.tags.at(t).aux = rt
-		return t, nil
+		d.tags.at(t).a = rt
+		return t, d.ref(rt, rv), nil
 	case opBless:
 		if class != 0 {
-			return 0, d.fail(off, op, fmt.Errorf("%w: blessed twice", ErrMalformed))
+			return 0, nil, d.fail(off, op, fmt.Errorf("%w: blessed twice", ErrMalformed))
 		}
 		n, ok := d.shortLen()
 		if !ok {
-			return 0, d.truncated(off, op, "class name length")
+			return 0, nil, d.truncated(off, op, "class name length")
 		}
 		name, ok := d.str(uint64(n))
 		if !ok {
-			return 0, d.truncated(off, op, fmt.Sprintf("%d-byte class name, %d bytes left", n, len(d.src)-d.pos))
+			return 0, nil, d.truncated(off, op, fmt.Sprintf("%d-byte class name, %d bytes left", n, len(d.src)-d.pos))
 		}
 		if d.allow != nil && !d.allow(name) {
-			return 0, d.fail(off, op, fmt.Errorf("%w: %q", ErrClassNotAllowed, name))
+			return 0, nil, d.fail(off, op, fmt.Errorf("%w: %q", ErrClassNotAllowed, name))
 		}
+		// At 3 bytes or more per blessing in at most 2^31 bytes, class
+		// numbers fit entry's 30 bits.
 		d.classes = append(d.classes, name)
 		return d.child(depth, int32(len(d.classes)), op, off)
 	case opIxBless:
 		if class != 0 {
-			return 0, d.fail(off, op, fmt.Errorf("%w: blessed twice", ErrMalformed))
+			return 0, nil, d.fail(off, op, fmt.Errorf("%w: blessed twice", ErrMalformed))
 		}
 		ix, ok := d.shortLen()
 		if !ok {
-			return 0, d.truncated(off, op, "class index")
+			return 0, nil, d.truncated(off, op, "class index")
 		}
 		if uint64(ix) >= uint64(len(d.classes)) {
-			return 0, d.fail(off, op, fmt.Errorf("%w: index %d, %d classes seen", ErrBadClassIndex, ix, len(d.classes)))
+			return 0, nil, d.fail(off, op, fmt.Errorf("%w: index %d, %d classes seen", ErrBadClassIndex, ix, len(d.classes)))
 		}
 		return d.child(depth, int32(ix)+1, op, off)
 	case opVString, opLVString:
@@ -561,25 +583,100 @@ func (d *decodeState) item(depth int, class int32) (int32, error) {
 			n, ok = d.u32()
 		}
 		if !ok {
-			return 0, d.truncated(off, op, "length")
+			return 0, nil, d.truncated(off, op, "length")
 		}
 		if _, ok := d.str(uint64(n)); !ok {
-			return 0, d.truncated(off, op, fmt.Sprintf("%d-byte v-string magic, %d bytes left", n, len(d.src)-d.pos))
+			return 0, nil, d.truncated(off, op, fmt.Sprintf("%d-byte v-string magic, %d bytes left", n, len(d.src)-d.pos))
 		}
 		if d.pos < len(d.src) {
 			switch next := d.src[d.pos]; next {
 			case opScalar, opLScalar, opUTF8Str, opLUTF8Str:
 			default:
-				return 0, d.fail(off, op, fmt.Errorf("%w: v-string over %s (0x%02x), not a string", ErrMalformed, OpName(next), next))
+				return 0, nil, d.fail(off, op, fmt.Errorf("%w: v-string over %s (0x%02x), not a string", ErrMalformed, OpName(next), next))
 			}
 		}
 		return d.child(depth, class, op, off)
-	case opRegexp:
-		return d.regexp(class, off)
 	case opTiedArray, opTiedHash, opTiedScalar, opTiedKey, opTiedIdx, opHook, opCode, opLObject:
-		return 0, d.fail(off, op, ErrUnsupportedOpcode)
+		return 0, nil, d.fail(off, op, ErrUnsupportedOpcode)
 	}
-	return 0, d.fail(off, op, ErrUnknownOpcode)
+	v, err := d.scalarBody(op, off)
+	if err != nil {
+		return 0, nil, err
+	}
+	return d.scalar(v, off, class)
+}
+
+// scalarBody decodes the rest of the scalar item whose opcode op is at off
+// (d.pos is just past it). It registers nothing, so it also serves to
+// decode a scalar again for a back-reference.
+func (d *decodeState) scalarBody(op byte, off int) (perlcompat.Value, error) {
+	switch op {
+	case opScalar, opUTF8Str:
+		if d.pos >= len(d.src) {
+			return nil, d.truncated(off, op, "length")
+		}
+		n := d.src[d.pos]
+		d.pos++
+		s, ok := d.str(uint64(n))
+		if !ok {
+			return nil, d.truncated(off, op, fmt.Sprintf("%d-byte string, %d bytes left", n, len(d.src)-d.pos))
+		}
+		// Perl's thaw of an empty UTF-8 string gives an unflagged "".
+		return d.boxStr(perlcompat.Str{S: s, UTF8: op == opUTF8Str && n > 0}), nil
+	case opLScalar, opLUTF8Str:
+		n, ok := d.u32()
+		if !ok {
+			return nil, d.truncated(off, op, "length")
+		}
+		s, ok := d.str(uint64(n))
+		if !ok {
+			return nil, d.truncated(off, op, fmt.Sprintf("%d-byte string, %d bytes left", n, len(d.src)-d.pos))
+		}
+		return d.boxStr(perlcompat.Str{S: s, UTF8: op == opLUTF8Str && n > 0}), nil
+	case opByte:
+		if d.pos >= len(d.src) {
+			return nil, d.truncated(off, op, "byte")
+		}
+		b := d.src[d.pos]
+		d.pos++
+		return byteVals[b], nil
+	case opNetint:
+		if len(d.src)-d.pos < 4 {
+			return nil, d.truncated(off, op, "int32")
+		}
+		s := d.src[d.pos : d.pos+4]
+		d.pos += 4
+		v := int32(uint32(s[0])<<24 | uint32(s[1])<<16 | uint32(s[2])<<8 | uint32(s[3]))
+		return d.boxInt(perlcompat.Int(v)), nil
+	case opInteger:
+		u, ok := d.native(d.ivSize)
+		if !ok {
+			return nil, d.truncated(off, op, fmt.Sprintf("%d-byte IV", d.ivSize))
+		}
+		v := int64(u)
+		if d.ivSize == 4 {
+			v = int64(int32(u))
+		}
+		return d.boxInt(perlcompat.Int(v)), nil
+	case opDouble:
+		if d.nvSize != 8 {
+			return nil, d.fail(off, op, fmt.Errorf("%w: %d-byte NV", ErrUnsupportedOpcode, d.nvSize))
+		}
+		u, ok := d.native(8)
+		if !ok {
+			return nil, d.truncated(off, op, "8-byte NV")
+		}
+		return perlcompat.Float(math.Float64frombits(u)), nil
+	case opUndef, opSvUndef, opSvUndefElem:
+		return undefVal, nil
+	case opSvYes, opBoolTrue:
+		return trueVal, nil
+	case opSvNo, opBoolFalse:
+		return falseVal, nil
+	case opRegexp:
+		return d.regexp(off)
+	}
+	return nil, d.fail(off, op, ErrUnknownOpcode)
 }
 
 // native reads an n-byte (4 or 8) native integer.
@@ -602,103 +699,101 @@ func (d *decodeState) native(n int) (uint64, bool) {
 	return u, true
 }
 
-func (d *decodeState) array(depth int, class int32, off int) (int32, error) {
+func (d *decodeState) array(depth int, class int32, off int) (int32, perlcompat.Value, error) {
 	if depth > d.lim.MaxDepth {
-		return 0, d.fail(off, opArray, fmt.Errorf("%w: depth %d, limit %d", ErrTooDeep, depth, d.lim.MaxDepth))
+		return 0, nil, d.fail(off, opArray, fmt.Errorf("%w: depth %d, limit %d", ErrTooDeep, depth, d.lim.MaxDepth))
 	}
 	n, ok := d.u32()
 	if !ok {
-		return 0, d.truncated(off, opArray, "element count")
+		return 0, nil, d.truncated(off, opArray, "element count")
 	}
 	if uint64(n) > uint64(d.lim.MaxElements) {
-		return 0, d.fail(off, opArray, fmt.Errorf("%w: %d elements, limit %d", ErrTooManyElements, n, d.lim.MaxElements))
+		return 0, nil, d.fail(off, opArray, fmt.Errorf("%w: %d elements, limit %d", ErrTooManyElements, n, d.lim.MaxElements))
 	}
 	if uint64(n) > uint64(len(d.src)-d.pos) { // every element takes a byte
-		return 0, d.truncated(off, opArray, fmt.Sprintf("%d elements, %d bytes left", n, len(d.src)-d.pos))
+		return 0, nil, d.truncated(off, opArray, fmt.Sprintf("%d elements, %d bytes left", n, len(d.src)-d.pos))
 	}
 	a := d.newArray()
 	a.Class = d.className(class)
-	t := d.register(entry{val: a})
+	t := d.tags.add(mkEntry(kindContainer, d.object(a), 0))
 	if n == 0 {
-		return t, nil
+		return t, a, nil
 	}
 	elems := d.valueSlice(int(n))
 	for i := range elems {
-		et, err := d.child(depth+1, 0, opArray, off)
+		_, v, err := d.child(depth+1, 0, opArray, off)
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
-		elems[i] = d.slot(et)
+		elems[i] = v
 	}
 	a.Elems = elems
-	return t, nil
+	return t, a, nil
 }
 
-func (d *decodeState) hash(depth int, class int32, op byte, off int) (int32, error) {
+func (d *decodeState) hash(depth int, class int32, op byte, off int) (int32, perlcompat.Value, error) {
 	if depth > d.lim.MaxDepth {
-		return 0, d.fail(off, op, fmt.Errorf("%w: depth %d, limit %d", ErrTooDeep, depth, d.lim.MaxDepth))
+		return 0, nil, d.fail(off, op, fmt.Errorf("%w: depth %d, limit %d", ErrTooDeep, depth, d.lim.MaxDepth))
 	}
 	minEntry := uint64(5) // value, U32 key length
 	if op == opFlagHash {
 		if d.pos >= len(d.src) {
-			return 0, d.truncated(off, op, "hash flags")
+			return 0, nil, d.truncated(off, op, "hash flags")
 		}
 		d.pos++      // SHV_RESTRICTED or 0: accepted, not kept
 		minEntry = 3 // value, key flags, key item
 	}
 	n, ok := d.u32()
 	if !ok {
-		return 0, d.truncated(off, op, "key count")
+		return 0, nil, d.truncated(off, op, "key count")
 	}
 	if uint64(n) > uint64(d.lim.MaxElements) {
-		return 0, d.fail(off, op, fmt.Errorf("%w: %d keys, limit %d", ErrTooManyElements, n, d.lim.MaxElements))
+		return 0, nil, d.fail(off, op, fmt.Errorf("%w: %d keys, limit %d", ErrTooManyElements, n, d.lim.MaxElements))
 	}
 	if uint64(n)*minEntry > uint64(len(d.src)-d.pos) {
-		return 0, d.truncated(off, op, fmt.Sprintf("%d keys, %d bytes left", n, len(d.src)-d.pos))
+		return 0, nil, d.truncated(off, op, fmt.Sprintf("%d keys, %d bytes left", n, len(d.src)-d.pos))
 	}
 	h := d.newHash()
 	h.Class = d.className(class)
-	t := d.register(entry{val: h})
+	t := d.tags.add(mkEntry(kindContainer, d.object(h), 0))
 	if n == 0 {
-		return t, nil
+		return t, h, nil
 	}
 	es := d.entrySlice(int(n))
 	for i := uint32(0); i < n; i++ {
-		vt, err := d.child(depth+1, 0, op, off)
+		_, v, err := d.child(depth+1, 0, op, off)
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
-		v := d.slot(vt)
 		var kflags byte
 		if op == opFlagHash {
 			if d.pos >= len(d.src) {
-				return 0, d.truncated(off, op, "key flags")
+				return 0, nil, d.truncated(off, op, "key flags")
 			}
 			kflags = d.src[d.pos]
 			d.pos++
 		}
 		var key perlcompat.Str
 		if kflags&keyIsSV != 0 {
-			kt, err := d.child(depth+1, 0, op, off)
+			_, kv, err := d.child(depth+1, 0, op, off)
 			if err != nil {
-				return 0, err
+				return 0, nil, err
 			}
-			kv := d.slot(kt)
 			if s, ok := kv.(perlcompat.Str); ok {
 				key = s
 			} else if s, ok := perlcompat.StringOf(kv); ok {
 				key = perlcompat.Str{S: s}
 			} else {
-				return 0, d.fail(off, op, fmt.Errorf("%w: %T", ErrBadKey, kv))
+				return 0, nil, d.fail(off, op, fmt.Errorf("%w: %T", ErrBadKey, kv))
 			}
 		} else {
 			kl, ok := d.u32()
 			if !ok {
-				return 0, d.truncated(off, op, "key length")
+				return 0, nil, d.truncated(off, op, "key length")
 			}
 			s, ok := d.str(uint64(kl))
 			if !ok {
-				return 0, d.truncated(off, op, fmt.Sprintf("%d-byte key, %d bytes left", kl, len(d.src)-d.pos))
+				return 0, nil, d.truncated(off, op, fmt.Sprintf("%d-byte key, %d bytes left", kl, len(d.src)-d.pos))
 			}
 			key.S = s
 			switch {
@@ -714,7 +809,7 @@ func (d *decodeState) hash(depth int, class int32, op byte, off int) (int32, err
 		es = append(es, perlcompat.Entry{Key: key, Value: v})
 	}
 	h.Entries = dedupe(es)
-	return t, nil
+	return t, h, nil
 }
 
 // latin1Key turns a key stored downgraded (SHV_K_WASUTF8) back into the
@@ -799,9 +894,9 @@ func dedupe(es []perlcompat.Entry) []perlcompat.Entry {
 
 // regexp decodes SX_REGEXP: op flags (bit 0: U32 pattern length), the
 // pattern, a 1-byte flags length and the flags.
-func (d *decodeState) regexp(class int32, off int) (int32, error) {
+func (d *decodeState) regexp(off int) (perlcompat.Value, error) {
 	if d.pos >= len(d.src) {
-		return 0, d.truncated(off, opRegexp, "op flags")
+		return nil, d.truncated(off, opRegexp, "op flags")
 	}
 	opFlags := d.src[d.pos]
 	d.pos++
@@ -809,27 +904,27 @@ func (d *decodeState) regexp(class int32, off int) (int32, error) {
 	if opFlags&1 != 0 {
 		var ok bool
 		if n, ok = d.u32(); !ok {
-			return 0, d.truncated(off, opRegexp, "pattern length")
+			return nil, d.truncated(off, opRegexp, "pattern length")
 		}
 	} else {
 		if d.pos >= len(d.src) {
-			return 0, d.truncated(off, opRegexp, "pattern length")
+			return nil, d.truncated(off, opRegexp, "pattern length")
 		}
 		n = uint32(d.src[d.pos])
 		d.pos++
 	}
 	pat, ok := d.str(uint64(n))
 	if !ok {
-		return 0, d.truncated(off, opRegexp, fmt.Sprintf("%d-byte pattern, %d bytes left", n, len(d.src)-d.pos))
+		return nil, d.truncated(off, opRegexp, fmt.Sprintf("%d-byte pattern, %d bytes left", n, len(d.src)-d.pos))
 	}
 	if d.pos >= len(d.src) {
-		return 0, d.truncated(off, opRegexp, "flags length")
+		return nil, d.truncated(off, opRegexp, "flags length")
 	}
 	fl := d.src[d.pos]
 	d.pos++
 	flags, ok := d.str(uint64(fl))
 	if !ok {
-		return 0, d.truncated(off, opRegexp, "flags")
+		return nil, d.truncated(off, opRegexp, "flags")
 	}
-	return d.scalar(perlcompat.Str{S: "(?^" + flags + ":" + pat + ")"}, class)
+	return perlcompat.Str{S: "(?^" + flags + ":" + pat + ")"}, nil
 }
