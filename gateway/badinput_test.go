@@ -302,3 +302,55 @@ func TestRequestsBeforeABadFrameAreServed(t *testing.T) {
 		t.Errorf("the bad frame was not logged:\n%s", logs.String())
 	}
 }
+
+// TestInlineWriteTheSocketCannotTakeIsFinishedFirst: a call is written on
+// its caller's goroutine; when the peer's socket takes only part of it,
+// the writer finishes that frame before any frame queued after it, so the
+// peer reads every frame whole and in order.
+func TestInlineWriteTheSocketCannotTakeIsFinishedFirst(t *testing.T) {
+	checkGoroutines(t)
+	srv, addr := newKernel(t, testConfig(t, "Srv"))
+	p := dialRaw(t, addr, "Hostile")
+	p.fr = protocol.NewFrameReader(p.nc, p.fr.Buffered(), 64<<20)
+	waitRegistered(srv, "Hostile")
+
+	// Nobody reads yet: the 8 MB call fills the socket buffers.
+	big := strings.Repeat("c", 8<<20)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	callDone := make(chan error, 1)
+	go func() { _, err := srv.Call(ctx, "Hostile/svc/big", big); callDone <- err }()
+	ch := srv.lookup("Hostile")
+	for ch.queued.Load() == 0 { // the socket took part; the writer has the rest
+		select {
+		case err := <-callDone:
+			t.Fatalf("call returned before the peer read anything: %v", err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	const posts = 50
+	for i := 0; i < posts; i++ {
+		if err := srv.Post(ctx, "Hostile/svc/seq", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	call := p.read()
+	if got := call.Target().State; got != "big" {
+		t.Fatalf("first frame is for %q, want the call", got)
+	}
+	if args, _ := call.Args(); len(args) != 1 || args[0].(perlcompat.Str).S != big {
+		t.Fatal("the call's argument did not arrive whole")
+	}
+	for i := 0; i < posts; i++ {
+		r := p.read()
+		args, _ := r.Args()
+		if n, err := perlcompat.AsInt(args[0]); r.Target().State != "seq" || err != nil || n != int64(i) {
+			t.Fatalf("frame %d after the call: %s %v, want seq %d", i, r.Target().State, args, i)
+		}
+	}
+	p.write(replyTo(t, call, perlcompat.Text("ok")))
+	if err := <-callDone; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/hashicorp/go-hclog"
@@ -26,11 +27,15 @@ import (
 //     back-pressure reaches the peer through TCP);
 //   - the worker runs handlers one request at a time, in arrival order, as
 //     a Perl kernel does, so a post followed by a call sees the post done;
-//   - the writer drains the send queue through a buffered writer that is
-//     flushed whenever the queue is empty, so bursts take one syscall.
+//   - the writer drains the send queue with one writev per batch, so
+//     bursts take one syscall.
 //
-// Senders freeze and frame their message on their own goroutine and queue
-// the bytes; the queue is bounded (Config.SendQueue).
+// Senders freeze and frame their message on their own goroutine. When
+// nothing is queued and nobody is writing, a sender writes its frame
+// itself with a non-blocking write (see writeInline): a sequential call
+// then costs no goroutine hand-off to send. Otherwise, or when the socket
+// takes only part of the frame, the bytes go to the writer through the
+// queue, which is bounded (Config.SendQueue).
 type channel struct {
 	k          *Kernel
 	nc         net.Conn
@@ -49,6 +54,15 @@ type channel struct {
 
 	sendq chan []byte
 	work  chan *protocol.Request
+
+	// Inline writes (writeInline). wmu is held by whoever writes to nc;
+	// queued counts frames in sendq not yet written plus a pending
+	// partial, so a sender writes inline only behind nothing.
+	nbw     *nbWriter // nil: no descriptor, always queue
+	wmu     sync.Mutex
+	queued  atomic.Int64
+	partial []byte        // the unwritten rest of an inline write (guarded by wmu)
+	kick    chan struct{} // cap 1: the writer has a partial to finish
 
 	mu        sync.Mutex
 	draining  bool // no new work or frames: flushing before close
@@ -80,6 +94,7 @@ func newChannel(k *Kernel, nc net.Conn, res protocol.Result, fz perlcompat.Freez
 		ctx:        ctx,
 		cancel:     cancel,
 		sendq:      make(chan []byte, k.cfg.SendQueue),
+		kick:       make(chan struct{}, 1),
 		work:       make(chan *protocol.Request, k.cfg.WorkQueue),
 		dead:       make(chan struct{}),
 		pending:    map[string]*pendingCall{},
@@ -89,6 +104,7 @@ func newChannel(k *Kernel, nc net.Conn, res protocol.Result, fz perlcompat.Freez
 		kdone:      make(chan struct{}),
 	}
 	ch.log = k.log.With("peer", nc.RemoteAddr().String(), "remote", remote)
+	ch.nbw = newNBWriter(nc)
 	return ch
 }
 
@@ -225,43 +241,103 @@ func (ch *channel) writeLoop() {
 		return true
 	}
 	for {
+		var f []byte
+		got := false
 		select {
-		case f := <-ch.sendq:
-			stop := f == nil
-			for more := !stop; more; {
-				ch.k.obs.FrameSent(&ch.info, len(f))
-				batch = append(batch, f)
-				bytes += len(f)
-				if bytes >= 256<<10 && !flush() {
-					return
-				}
-				select {
-				case f = <-ch.sendq:
-					if f == nil {
-						stop, more = true, false
-					}
-				default:
-					more = false
-				}
-			}
-			if !flush() {
-				return
-			}
-			if stop { // the flush marker of drain: all is written
-				ch.mu.Lock()
-				rerr := ch.readErr // set when the reader stopped on its own
-				ch.mu.Unlock()
-				ch.fail(rerr)
-				return
-			}
+		case f = <-ch.sendq:
+			got = true
+		case <-ch.kick:
 		case <-ch.dead:
+			return
+		}
+		// Holding wmu, nobody writes inline meanwhile; a partial inline
+		// write is finished before anything queued after it.
+		ch.wmu.Lock()
+		written := int64(0)
+		if p := ch.partial; p != nil {
+			ch.partial = nil
+			batch = append(batch, p)
+			bytes += len(p)
+			written++
+		}
+		stop := got && f == nil
+		for more := got && !stop; more; {
+			ch.k.obs.FrameSent(&ch.info, len(f))
+			batch = append(batch, f)
+			bytes += len(f)
+			written++
+			if bytes >= 256<<10 && !flush() {
+				ch.wmu.Unlock()
+				return
+			}
+			select {
+			case f = <-ch.sendq:
+				if f == nil {
+					stop, more = true, false
+				}
+			default:
+				more = false
+			}
+		}
+		ok := flush()
+		ch.queued.Add(-written)
+		ch.wmu.Unlock()
+		if !ok {
+			return
+		}
+		if stop { // the flush marker of drain: all is written
+			ch.mu.Lock()
+			rerr := ch.readErr // set when the reader stopped on its own
+			ch.mu.Unlock()
+			ch.fail(rerr)
 			return
 		}
 	}
 }
 
-// send freezes and frames msg and queues it.
+// writeInline writes frame on the sender's goroutine when nothing is
+// queued and nobody is writing. The write does not block: what the socket
+// does not take at once is left to the writer, which finishes it before
+// anything else. It reports whether it took the frame (err: the channel
+// failed writing it).
+func (ch *channel) writeInline(frame []byte) (bool, error) {
+	if ch.nbw == nil || ch.queued.Load() != 0 || !ch.wmu.TryLock() {
+		return false, nil
+	}
+	defer ch.wmu.Unlock()
+	if ch.queued.Load() != 0 { // the writer took a frame before we locked
+		return false, nil
+	}
+	n, err := ch.nbw.Write(frame)
+	if err != nil {
+		ch.fail(fmt.Errorf("write: %w", err))
+		return true, fmt.Errorf("%w: write: %v", ErrDisconnected, err)
+	}
+	ch.k.obs.FrameSent(&ch.info, len(frame))
+	if n < len(frame) {
+		ch.partial = frame[n:]
+		ch.queued.Add(1)
+		select {
+		case ch.kick <- struct{}{}:
+		default:
+		}
+	}
+	return true, nil
+}
+
+// send freezes and frames msg and queues it. A call (someone waits for
+// its reply) may be written inline; see enqueue.
 func (ch *channel) send(ctx context.Context, msg *protocol.Request) error {
+	return ch.sendFrame(ctx, msg, msg.Rsvp != nil)
+}
+
+// sendReply is send for an answer a caller waits for: a reply, a
+// relayed reply or post-back, an error report.
+func (ch *channel) sendReply(ctx context.Context, msg *protocol.Request) error {
+	return ch.sendFrame(ctx, msg, true)
+}
+
+func (ch *channel) sendFrame(ctx context.Context, msg *protocol.Request, waited bool) error {
 	if err := checkOutgoing(msg); err != nil {
 		return err
 	}
@@ -269,7 +345,7 @@ func (ch *channel) send(ctx context.Context, msg *protocol.Request) error {
 	if err != nil {
 		return err
 	}
-	return ch.enqueue(ctx, frame)
+	return ch.enqueue(ctx, frame, waited)
 }
 
 func (ch *channel) encode(msg *protocol.Request) ([]byte, error) {
@@ -296,7 +372,12 @@ func (ch *channel) encode(msg *protocol.Request) ([]byte, error) {
 	return out[start:], nil
 }
 
-func (ch *channel) enqueue(ctx context.Context, frame []byte) error {
+// enqueue hands frame to the writer, or writes it inline when it is
+// waited for (someone's latency depends on it) and likely alone: with
+// another sender at work, or requests waiting for the worker, more frames
+// are coming, and the writer sends a burst in one writev. Posts always
+// queue: a loop of posts is a burst.
+func (ch *channel) enqueue(ctx context.Context, frame []byte, waited bool) error {
 	ch.mu.Lock()
 	if ch.failErr != nil {
 		ch.mu.Unlock()
@@ -310,15 +391,23 @@ func (ch *channel) enqueue(ctx context.Context, frame []byte) error {
 		return ErrDisconnected // the channel is closing: its peer left
 	}
 	ch.senders++
+	inline := waited && ch.senders == 1 && len(ch.work) == 0
 	ch.mu.Unlock()
 	defer ch.doneSending()
 
+	if inline {
+		if took, err := ch.writeInline(frame); took {
+			return err
+		}
+	}
+	ch.queued.Add(1)
 	select {
 	case ch.sendq <- frame:
 		return nil
 	default:
 	}
 	if ch.k.limits().QueueFull == QueueDisconnect {
+		ch.queued.Add(-1)
 		ch.fail(ErrQueueFull)
 		return ErrQueueFull
 	}
@@ -326,8 +415,10 @@ func (ch *channel) enqueue(ctx context.Context, frame []byte) error {
 	case ch.sendq <- frame:
 		return nil
 	case <-ch.dead:
+		ch.queued.Add(-1)
 		return ErrDisconnected
 	case <-ctx.Done():
+		ch.queued.Add(-1)
 		return ctx.Err()
 	}
 }

@@ -211,7 +211,7 @@ func (u *Upstream) postBack(ctx context.Context, r *Request) (perlcompat.Value, 
 		u.k.log.Debug("upstream post-back dropped: the original sender is anonymous", "state", r.State)
 		return nil, nil
 	}
-	return nil, f.origin.send(ctx, msg)
+	return nil, f.origin.sendReply(ctx, msg)
 }
 
 // relayError passes an upstream's remote_error about a forwarded post to
@@ -235,7 +235,7 @@ func (u *Upstream) relayError(ch *channel, text, when string) bool {
 		return true // ClientLite must not get unsolicited frames
 	}
 	rep.Params.(*perlcompat.Array).Elems[0] = perlcompat.Text(u.rewrite(text, f))
-	if err := f.origin.send(f.origin.ctx, rep); err != nil {
+	if err := f.origin.sendReply(f.origin.ctx, rep); err != nil {
 		u.k.log.Debug("relayed remote_error not sent", "error", err)
 	}
 	return true

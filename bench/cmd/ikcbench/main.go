@@ -53,10 +53,15 @@ var (
 	rowsFlag   = flag.String("rows", "9,1,2,3,4,5,6,7,8", "rows to run, comma-separated")
 	perlDir    = flag.String("perl-dir", "bench/perl", "directory of server.pl and client.pl")
 	verbose    = flag.Bool("v", false, "print every sample as it is taken")
+	rawEcho    = flag.Bool("raw-echo-server", false, "internal: be row 9's trivial framed echo server on stdin's announced port")
 )
 
 func main() {
 	flag.Parse()
+	if *rawEcho {
+		rawEchoServer()
+		return
+	}
 	if *ikcgateBin == "" {
 		fmt.Fprintln(os.Stderr, "ikcbench: -ikcgate is required")
 		os.Exit(2)
@@ -889,7 +894,8 @@ func (b *bench) row9() {
 	pipe := b.add("9", "Go client, 64 pipelined calls", "calls/s", true)
 	pipe.target, pipe.check = ">= 200,000", absAtLeast(2e5)
 	pipeCPU := b.add("9", "  server CPU per call", "us", false)
-	raw := b.add("9", "raw framed ping-pong (same frame, Go)", "msgs/s", true)
+	raw := b.add("9", "raw framed ping-pong, echo in its own process", "msgs/s", true)
+	rawIn := b.add("9", "raw framed ping-pong, both ends in one process", "msgs/s", true)
 	rawStream := b.add("9", "raw framed stream (same frame, Go)", "msgs/s", true)
 	ratio := b.add("9", "Go->ikcgate seq calls / raw ping-pong", "ratio", true)
 	ratio.target, ratio.check = ">= 0.8", absAtLeast(0.8)
@@ -920,8 +926,9 @@ func (b *bench) row9() {
 				seqP50.put(s.kind, lats[len(lats)/2])
 				seqCPU.put(s.kind, cpu/float64(len(lats))*1e6)
 				if s.kind == "ikcgate" {
-					pp := rawPingPong(secs)
+					pp := rawPingPong(secs, false)
 					raw.put("ikcgate", pp)
+					rawIn.put("ikcgate", rawPingPong(secs, true))
 					ratio.put("ikcgate", float64(len(lats))/el/pp)
 					rawStream.put("ikcgate", rawStreamRate(secs))
 				}
@@ -1047,23 +1054,86 @@ func rawConns() (net.Conn, net.Conn) {
 	return c, <-ch
 }
 
-// rawPingPong: one frame the size of a call goes out, the other end reads
-// it as a frame and writes it back; no freezing, no kernel.
-func rawPingPong(secs float64) float64 {
-	payload := rawFrame()
-	c, s := rawConns()
-	defer c.Close()
-	defer s.Close()
-	go func() {
-		fr := protocol.NewFrameReader(s, nil, 0)
-		fw := protocol.NewFrameWriter(s, 0)
-		for {
-			p, err := fr.ReadFrame()
-			if err != nil || fw.WriteFrame(p) != nil {
-				return
-			}
+// rawEchoServer is the trivial Go program of row 9: it listens on
+// loopback, prints its address, and echoes every frame of every
+// connection back as a frame. It runs as its own process, as ikcgate
+// does, so a round trip to it pays the same cross-process wake-ups.
+func rawEchoServer() {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fatal(err)
+	}
+	fmt.Println(l.Addr().String())
+	go func() { io.Copy(io.Discard, os.Stdin); os.Exit(0) }() // exit with the parent
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
 		}
-	}()
+		go func() {
+			defer c.Close()
+			fr := protocol.NewFrameReader(c, nil, 0)
+			fw := protocol.NewFrameWriter(c, 0)
+			for {
+				p, err := fr.ReadFrame()
+				if err != nil || fw.WriteFrame(p) != nil {
+					return
+				}
+			}
+		}()
+	}
+}
+
+// rawEchoConn starts rawEchoServer as a child process and connects to it.
+func rawEchoConn() (net.Conn, func()) {
+	self, err := os.Executable()
+	if err != nil {
+		fatal(err)
+	}
+	cmd := exec.Command(self, "-raw-echo-server")
+	stdin, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		fatal(err)
+	}
+	addr, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		fatal(fmt.Errorf("raw echo server: %w", err))
+	}
+	c, err := net.Dial("tcp", strings.TrimSpace(addr))
+	if err != nil {
+		fatal(err)
+	}
+	return c, func() { c.Close(); stdin.Close(); cmd.Wait() }
+}
+
+// rawPingPong: one frame the size of a call goes out to the raw echo
+// server process, which reads it as a frame and writes it back; no
+// freezing, no kernel. inProcess puts the echo end in a goroutine of this
+// process instead, which skips the cross-process wake-ups.
+func rawPingPong(secs float64, inProcess bool) float64 {
+	payload := rawFrame()
+	var c net.Conn
+	if inProcess {
+		var s net.Conn
+		c, s = rawConns()
+		defer s.Close()
+		go func() {
+			fr := protocol.NewFrameReader(s, nil, 0)
+			fw := protocol.NewFrameWriter(s, 0)
+			for {
+				p, err := fr.ReadFrame()
+				if err != nil || fw.WriteFrame(p) != nil {
+					return
+				}
+			}
+		}()
+	} else {
+		var stop func()
+		c, stop = rawEchoConn()
+		defer stop()
+	}
+	defer c.Close()
 	fr := protocol.NewFrameReader(c, nil, 0)
 	fw := protocol.NewFrameWriter(c, 0)
 	start := time.Now()

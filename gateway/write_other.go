@@ -1,0 +1,13 @@
+//go:build !unix
+
+package gateway
+
+import "net"
+
+// nbWriter: inline writes are for unix descriptors; elsewhere every frame
+// goes through the writer.
+type nbWriter struct{}
+
+func newNBWriter(net.Conn) *nbWriter { return nil }
+
+func (*nbWriter) Write([]byte) (int, error) { return 0, nil }
