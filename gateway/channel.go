@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -21,12 +22,15 @@ import (
 // channel is one negotiated connection to another kernel. Three goroutines
 // serve it, each easy to find:
 //
-//   - the reader (run) reads frames, thaws them and routes each request:
-//     replies to our calls and error reports are settled at once, requests
-//     for handlers go to the work queue (when it is full, reading pauses:
-//     back-pressure reaches the peer through TCP);
-//   - the worker runs handlers one request at a time, in arrival order, as
-//     a Perl kernel does, so a post followed by a call sees the post done;
+//   - the reader (run, read) reads frames, thaws them and routes each
+//     request: replies to our calls and error reports are settled at once;
+//     a request for a handler runs on the reader itself when nothing is
+//     queued or running (see runInline), else it goes to the work queue
+//     (when that is full, reading pauses: back-pressure reaches the peer
+//     through TCP);
+//   - the worker runs queued handlers one request at a time, in arrival
+//     order, as a Perl kernel does, so a post followed by a call sees the
+//     post done; hmu keeps it and the reader from running two at once;
 //   - the writer drains the send queue with one writev per batch, so
 //     bursts take one syscall.
 //
@@ -54,6 +58,16 @@ type channel struct {
 
 	sendq chan []byte
 	work  chan *protocol.Request
+
+	// Handlers on the reader (runInline). fr has one reader at a time:
+	// a slow inline handler hands the read role to a new goroutine
+	// (takeover), so replies to its own calls keep being read.
+	fr       *protocol.FrameReader
+	hmu      sync.Mutex    // held while a handler runs
+	queuedRq atomic.Int64  // requests queued for the worker, not yet done
+	burst    atomic.Bool   // the reader has more input buffered: replies queue
+	takeover *time.Timer   // fires when an inline handler is slow
+	moved    chan struct{} // cap 1: the read role moved to the takeover
 
 	// Inline writes (writeInline). wmu is held by whoever writes to nc;
 	// queued counts frames in sendq not yet written plus a pending
@@ -95,6 +109,7 @@ func newChannel(k *Kernel, nc net.Conn, res protocol.Result, fz perlcompat.Freez
 		cancel:     cancel,
 		sendq:      make(chan []byte, k.cfg.SendQueue),
 		kick:       make(chan struct{}, 1),
+		moved:      make(chan struct{}, 1),
 		work:       make(chan *protocol.Request, k.cfg.WorkQueue),
 		dead:       make(chan struct{}),
 		pending:    map[string]*pendingCall{},
@@ -108,12 +123,35 @@ func newChannel(k *Kernel, nc net.Conn, res protocol.Result, fz perlcompat.Freez
 	return ch
 }
 
-// run is the reader; it starts the writer and worker and returns when all
-// three are done and the channel is unregistered.
+// run starts the writer and worker and becomes the reader; the goroutine
+// that holds the read role last ends the channel once all three are done.
 func (ch *channel) run(leftover []byte) {
 	go ch.writeLoop()
 	go ch.workLoop()
-	fr := protocol.NewFrameReader(ch.nc, leftover, ch.k.limits().MaxFrameSize)
+	ch.fr = protocol.NewFrameReader(ch.nc, leftover, ch.k.limits().MaxFrameSize)
+	ch.takeover = time.AfterFunc(time.Hour, ch.takeRead)
+	ch.takeover.Stop()
+	ch.read()
+}
+
+// inlineTakeover is how long a handler may run on the reader before
+// another goroutine takes over reading: long enough that a quick handler
+// costs no goroutine at all, short enough that replies to a handler's own
+// calls, and a disconnect, are read without a noticeable wait.
+const inlineTakeover = 200 * time.Microsecond
+
+// takeRead runs on the takeover timer's goroutine: it becomes the reader.
+func (ch *channel) takeRead() {
+	ch.k.wg.Add(1) // before moved: the displaced reader's Done follows
+	defer ch.k.wg.Done()
+	ch.moved <- struct{}{}
+	ch.read()
+}
+
+// read holds the read role until the channel ends, or until a handler it
+// runs inline is slow and the role moves on (then it returns quietly).
+func (ch *channel) read() {
+	fr := ch.fr
 	var err error
 	for {
 		var payload []byte
@@ -137,10 +175,47 @@ func (ch *channel) run(leftover []byte) {
 		if derr != nil {
 			ch.log.Debug("request has unusable keys; continuing", "error", derr)
 		}
-		if !ch.route(req, derr) {
+		if ch.settle(req) {
+			continue
+		}
+		if ch.isDraining() {
+			ch.log.Debug("request refused: shutting down", "event", req.Event.String())
+			continue
+		}
+		if ch.queuedRq.Load() == 0 && ch.hmu.TryLock() {
+			ch.burst.Store(len(fr.Buffered()) > 0)
+			if !ch.runInline(req) {
+				return // the takeover reads on and ends the channel
+			}
+			continue
+		}
+		if !ch.queue(req) {
 			break // the channel failed while queueing work
 		}
 	}
+	ch.end(err)
+}
+
+// runInline runs req's handler on the reader, which spares a hand-off to
+// the worker per request. hmu is held and is released here. It reports
+// whether this goroutine still holds the read role.
+func (ch *channel) runInline(req *protocol.Request) bool {
+	// The timer is reset and stopped only under hmu: a takeover reader
+	// that runs a handler inline next cannot re-arm it before this
+	// round's Stop has told whether it fired.
+	ch.takeover.Reset(inlineTakeover)
+	ch.k.respond(ch, req)
+	kept := ch.takeover.Stop()
+	ch.hmu.Unlock()
+	if kept {
+		return true
+	}
+	<-ch.moved
+	return false
+}
+
+// end closes the channel after its reader stopped with err.
+func (ch *channel) end(err error) {
 	if ch.isDraining() && errors.Is(err, net.ErrClosed) {
 		err = nil
 	}
@@ -180,22 +255,26 @@ func (ch *channel) isDead() bool {
 	}
 }
 
-// route settles replies and error reports on the reader and queues the
-// rest for the worker. It returns false if the channel died meanwhile.
-func (ch *channel) route(req *protocol.Request, derr error) bool {
-	if ch.settle(req) {
-		return true
-	}
-	if ch.isDraining() {
-		ch.log.Debug("request refused: shutting down", "event", req.Event.String())
-		return true
-	}
+// queue hands req to the worker. It returns false if the channel died
+// meanwhile.
+func (ch *channel) queue(req *protocol.Request) bool {
+	ch.queuedRq.Add(1)
 	select {
 	case ch.work <- req:
 		return true
 	case <-ch.dead:
+		ch.queuedRq.Add(-1)
 		return false
 	}
+}
+
+// serve runs a queued request's handler, after any handler the reader is
+// running.
+func (ch *channel) serve(req *protocol.Request) {
+	ch.hmu.Lock()
+	ch.k.respond(ch, req)
+	ch.hmu.Unlock()
+	ch.queuedRq.Add(-1)
 }
 
 func (ch *channel) workLoop() {
@@ -203,7 +282,7 @@ func (ch *channel) workLoop() {
 	for {
 		select {
 		case req := <-ch.work:
-			ch.k.respond(ch, req)
+			ch.serve(req)
 		case <-ch.drainCh:
 			ch.finishDraining()
 			return
@@ -374,9 +453,9 @@ func (ch *channel) encode(msg *protocol.Request) ([]byte, error) {
 
 // enqueue hands frame to the writer, or writes it inline when it is
 // waited for (someone's latency depends on it) and likely alone: with
-// another sender at work, or requests waiting for the worker, more frames
-// are coming, and the writer sends a burst in one writev. Posts always
-// queue: a loop of posts is a burst.
+// another sender at work, requests waiting for the worker, or more input
+// already read, more frames are coming, and the writer sends a burst in
+// one writev. Posts always queue: a loop of posts is a burst.
 func (ch *channel) enqueue(ctx context.Context, frame []byte, waited bool) error {
 	ch.mu.Lock()
 	if ch.failErr != nil {
@@ -391,7 +470,7 @@ func (ch *channel) enqueue(ctx context.Context, frame []byte, waited bool) error
 		return ErrDisconnected // the channel is closing: its peer left
 	}
 	ch.senders++
-	inline := waited && ch.senders == 1 && len(ch.work) == 0
+	inline := waited && ch.senders == 1 && ch.queuedRq.Load() == 0 && !ch.burst.Load()
 	ch.mu.Unlock()
 	defer ch.doneSending()
 
@@ -527,17 +606,21 @@ func (ch *channel) drain() {
 	ch.mu.Unlock()
 }
 
-// finishDraining runs on the worker once drain was asked.
+// finishDraining runs on the worker once drain was asked, or the reader
+// stopped: it serves what is queued, waits for a handler running on the
+// reader, then for senders in progress.
 func (ch *channel) finishDraining() {
 	for {
 		select {
 		case req := <-ch.work:
-			ch.k.respond(ch, req)
+			ch.serve(req)
 			continue
 		default:
 		}
 		break
 	}
+	ch.hmu.Lock() // a handler running on the reader has finished
+	ch.hmu.Unlock()
 	ch.waitSenders()
 	select {
 	case ch.sendq <- nil: // the flush marker

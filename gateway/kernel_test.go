@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"fmt"
+	"sync"
 
 	"errors"
 	"github.com/ikcgate/ikcgate/protocol"
@@ -597,5 +599,78 @@ func TestShutdownReturnsSoonAfterItsDeadlineDespiteAStuckHandler(t *testing.T) {
 	}
 	if d := time.Since(t0); d > 2*time.Second {
 		t.Errorf("Shutdown took %v past a 200ms deadline", d)
+	}
+}
+
+// TestAHandlerCallingBackOverItsOwnChannelGetsTheReply: handlers run on
+// the channel's reader when nothing is queued; one that waits for a reply
+// on that same channel must not stop the reply being read. Each round
+// hands reading to a new goroutine, and requests sent meanwhile still run
+// in order, after the slow handler.
+func TestAHandlerCallingBackOverItsOwnChannelGetsTheReply(t *testing.T) {
+	checkGoroutines(t)
+	srv, addr := newKernel(t, testConfig(t, "Srv"))
+	var mu sync.Mutex
+	var order []int64
+	srv.HandleFunc("svc/back", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
+		v, err := srv.Call(ctx, "poe://Cli/cli/double", r.Arg(0))
+		if err != nil {
+			return nil, err
+		}
+		return perlcompat.NewArray(perlcompat.Text("back"), v), nil
+	})
+	srv.HandleFunc("svc/note", func(_ context.Context, r *Request) (perlcompat.Value, error) {
+		n, err := perlcompat.AsInt(r.Arg(0))
+		mu.Lock()
+		order = append(order, n)
+		mu.Unlock()
+		return nil, err
+	})
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	cli.HandleFunc("cli/double", func(_ context.Context, r *Request) (perlcompat.Value, error) {
+		n, err := perlcompat.AsInt(r.Arg(0))
+		time.Sleep(time.Millisecond) // longer than the takeover delay
+		return perlcompat.Int(2 * n), err
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	peer, err := cli.Dial(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := int64(1); i <= 20; i++ {
+		done := make(chan error, 1)
+		go func() {
+			got, err := peer.Call(ctx, "svc/back", perlcompat.Int(i))
+			if err == nil {
+				want := perlcompat.NewArray(perlcompat.Text("back"), perlcompat.Int(2*i))
+				if diff := cmp.Diff(perlcompat.Value(want), got); diff != "" {
+					err = fmt.Errorf("reply (-want +got):\n%s", diff)
+				}
+			}
+			done <- err
+		}()
+		// Posted while svc/back waits: they run after it, in order.
+		for j := int64(0); j < 3; j++ {
+			if err := peer.Post(ctx, "svc/note", 10*i+j); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("round %d: %v", i, err)
+		}
+	}
+	if _, err := peer.Call(ctx, "IKC/ping", nil); err != nil { // every note served
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(order) != 60 {
+		t.Fatalf("%d notes ran, want 60", len(order))
+	}
+	for k, n := range order {
+		if want := 10*int64(k/3+1) + int64(k%3); n != want {
+			t.Fatalf("note %d was %d, want %d (order %v)", k, n, want, order)
+		}
 	}
 }
