@@ -198,12 +198,32 @@ func (k *Kernel) callOn(ctx context.Context, ch *channel, to protocol.Specifier,
 
 // callMsg sends msg as a call on ch, with an rsvp state of ours, and waits
 // for the reply.
-func (k *Kernel) callMsg(ctx context.Context, ch *channel, msg *protocol.Request) (reply perlcompat.Value, err error) {
+func (k *Kernel) callMsg(ctx context.Context, ch *channel, msg *protocol.Request) (perlcompat.Value, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, k.limits().CallTimeout)
 		defer cancel()
 	}
+	c, err := k.startCall(ctx, ch, msg)
+	if err != nil {
+		return nil, err
+	}
+	return c.await(ctx)
+}
+
+// startedCall is a call sent and not yet answered.
+type startedCall struct {
+	k     *Kernel
+	ch    *channel
+	msg   *protocol.Request
+	p     *pendingCall
+	start time.Time
+}
+
+// startCall sends msg as a call on ch; await waits for its answer. The
+// two halves let a forwarder send calls in order and wait for them
+// concurrently.
+func (k *Kernel) startCall(ctx context.Context, ch *channel, msg *protocol.Request) (*startedCall, error) {
 	p := k.newPending(ch, msg.Event)
 	rsvp := protocol.Specifier{Kernel: ch.localID, Session: rsvpSession, State: p.state}
 	msg.Rsvp = &rsvp
@@ -212,19 +232,26 @@ func (k *Kernel) callMsg(ctx context.Context, ch *channel, msg *protocol.Request
 	if err := ch.addPending(p); err != nil {
 		return nil, err
 	}
-	start := time.Now()
-	defer func() { k.obs.CallFinished(p.target, time.Since(start), err) }()
+	c := &startedCall{k: k, ch: ch, msg: msg, p: p, start: time.Now()}
 	if err := ch.send(ctx, msg); err != nil {
 		k.dropPending(ch, p)
+		k.obs.CallFinished(p.target, time.Since(c.start), err)
 		return nil, err
 	}
+	return c, nil
+}
+
+// await waits for the answer until ctx is done; without a deadline in
+// ctx it waits forever.
+func (c *startedCall) await(ctx context.Context) (reply perlcompat.Value, err error) {
+	defer func() { c.k.obs.CallFinished(c.p.target, time.Since(c.start), err) }()
 	select {
-	case <-p.done:
-		return p.value, p.err
+	case <-c.p.done:
+		return c.p.value, c.p.err
 	case <-ctx.Done():
-		k.dropPending(ch, p)
+		c.k.dropPending(c.ch, c.p)
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return nil, fmt.Errorf("%w from %s within the deadline (Perl sends none for undef)", ErrNoReply, msg.Event.String())
+			return nil, fmt.Errorf("%w from %s within the deadline (Perl sends none for undef)", ErrNoReply, c.msg.Event.String())
 		}
 		return nil, ctx.Err()
 	}

@@ -82,6 +82,8 @@ type channel struct {
 	draining  bool // no new work or frames: flushing before close
 	senders   int  // enqueues in progress
 	sendersOK chan struct{}
+	owed      int           // answers goroutines will send (deferAnswer)
+	owedOK    chan struct{} // closed when owed drops to 0 while draining
 	failErr   error
 	dead      chan struct{} // closed by fail
 	pending   map[string]*pendingCall
@@ -621,9 +623,50 @@ func (ch *channel) finishDraining() {
 	}
 	ch.hmu.Lock() // a handler running on the reader has finished
 	ch.hmu.Unlock()
+	ch.waitOwed()
 	ch.waitSenders()
 	select {
 	case ch.sendq <- nil: // the flush marker
+	case <-ch.dead:
+	}
+}
+
+// deferAnswer records an answer a goroutine will send on ch after its
+// handler returned; drain waits for it. It returns false when ch is
+// draining or closed: then the handler must answer before returning.
+func (ch *channel) deferAnswer() bool {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if ch.draining || ch.failErr != nil || ch.senders < 0 {
+		return false
+	}
+	ch.owed++
+	return true
+}
+
+// answered ends a deferAnswer.
+func (ch *channel) answered() {
+	ch.mu.Lock()
+	ch.owed--
+	if ch.owed == 0 && ch.owedOK != nil {
+		close(ch.owedOK)
+		ch.owedOK = nil
+	}
+	ch.mu.Unlock()
+}
+
+// waitOwed waits for deferred answers (none start once draining).
+func (ch *channel) waitOwed() {
+	ch.mu.Lock()
+	if ch.owed == 0 {
+		ch.mu.Unlock()
+		return
+	}
+	wait := make(chan struct{})
+	ch.owedOK = wait
+	ch.mu.Unlock()
+	select {
+	case <-wait:
 	case <-ch.dead:
 	}
 }

@@ -432,8 +432,10 @@ func (k *Kernel) ctxDone() context.Context { return doneCtx(k.done) }
 
 // Shutdown closes the kernel gracefully, as Perl's IKC/shutdown does but
 // without losing work: listeners close at once and new requests are
-// refused, handlers already running finish and their replies are written,
-// queued frames are flushed, then every channel closes. No message is sent
+// refused, handlers already running finish and their replies are written
+// (answers to forwarded calls included: accepted channels drain before the
+// dialed ones they wait on), queued frames are flushed, then every
+// channel closes. No message is sent
 // to peers (IKC has none). If ctx ends first the remaining channels are
 // closed at once, handlers' contexts are cancelled, and ctx's error is
 // returned at most a second later even if a handler ignores its context.
@@ -453,11 +455,30 @@ func (k *Kernel) Shutdown(ctx context.Context) error {
 	k.mu.Unlock()
 	k.inform(MonitorEvent{Kind: MonitorShutdown})
 
+	// Channels our listeners accepted drain first: the answers they still
+	// owe (forwarded calls) come over channels this kernel dialed, which
+	// stay open until then.
+	var dialed []*channel
 	for _, ch := range chans {
-		ch.drain()
+		if ch.server {
+			ch.drain()
+		} else {
+			dialed = append(dialed, ch)
+		}
 	}
 	finished := make(chan struct{})
 	go func() {
+		for _, ch := range chans {
+			if ch.server {
+				select {
+				case <-ch.dead:
+				case <-ctx.Done():
+				}
+			}
+		}
+		for _, ch := range dialed {
+			ch.drain()
+		}
 		k.wg.Wait()
 		close(finished)
 	}()

@@ -144,7 +144,43 @@ func (u *Upstream) ServeIKC(ctx context.Context, r *Request) (perlcompat.Value, 
 	if !r.WantReply {
 		return nil, ch.send(ctx, msg)
 	}
-	v, err := u.k.callMsg(ctx, ch, msg)
+	cancel = func() {}
+	if _, ok := ctx.Deadline(); !ok {
+		ctx, cancel = context.WithTimeout(ctx, u.k.limits().CallTimeout)
+	}
+	// The call goes upstream now, in order. Its answer is awaited on a
+	// goroutine when the client's channel can take it later, so the
+	// next request is forwarded meanwhile, as a Perl kernel, which never
+	// waits, would: pipelined calls through the gateway overlap.
+	c, err := u.k.startCall(ctx, ch, msg)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	if r.ch == nil || !r.ch.deferAnswer() {
+		defer cancel()
+		v, err := c.await(ctx)
+		return u.answer(f, v, err)
+	}
+	u.k.wg.Add(1)
+	go func() {
+		defer u.k.wg.Done()
+		defer r.ch.answered()
+		defer cancel()
+		v, err := c.await(ctx)
+		if v, err = u.answer(f, v, err); err != nil {
+			u.k.requestFailed(r.ch, r.Message, protocol.StepInvocation, err)
+			return
+		}
+		u.k.reply(r.ch, r.Message, r.Session, v)
+	}()
+	return nil, nil
+}
+
+// answer turns the upstream's answer to a forwarded call into the
+// handler's: its value, no reply for none, or its remote error with the
+// original sender quoted.
+func (u *Upstream) answer(f *forwarded, v perlcompat.Value, err error) (perlcompat.Value, error) {
 	var re *RemoteError
 	switch {
 	case err == nil:

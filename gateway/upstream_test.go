@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -150,5 +151,57 @@ func TestTwoUpstreamsRelayTheirOwnPostBacksAndCloseCleanly(t *testing.T) {
 	}
 	if !got["UpA"] || !got["UpB"] {
 		t.Errorf("post-backs from %v", got)
+	}
+}
+
+// TestForwardedCallsDoNotHoldTheClientsChannel: the gateway sends a
+// forwarded call upstream and goes on with the client's next request
+// while the answer is out, as a Perl kernel, which never waits, does; and
+// a shutdown waits for the answers still owed.
+func TestForwardedCallsDoNotHoldTheClientsChannel(t *testing.T) {
+	checkGoroutines(t)
+	cli, gw, up, _ := upstreamSetup(t)
+	release := make(chan struct{})
+	up.HandleFunc("svc/hold", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return perlcompat.Text("held"), nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	held := make(chan error, 1)
+	go func() {
+		v, err := cli.Call(ctx, "Gw/svc/hold", nil)
+		if err == nil && v != perlcompat.Text("held") {
+			err = fmt.Errorf("svc/hold answered %#v", v)
+		}
+		held <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // svc/hold is upstream, unanswered
+	if v, err := cli.Call(ctx, "Gw/svc/moved", nil); err != nil || v != perlcompat.Text("answered in Go") {
+		t.Fatalf("a call after a pending forwarded call: %v, %v", v, err)
+	}
+	select {
+	case err := <-held:
+		t.Fatalf("svc/hold answered before its release: %v", err)
+	default:
+	}
+
+	// Shut the gateway down with the answer still owed: it is delivered.
+	shut := make(chan error, 1)
+	go func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		shut <- gw.Shutdown(sctx)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	if err := <-held; err != nil {
+		t.Fatalf("the owed answer during shutdown: %v", err)
+	}
+	if err := <-shut; err != nil {
+		t.Fatal(err)
 	}
 }
