@@ -27,14 +27,7 @@ import (
 func benchPair(b *testing.B) (peer *Peer, count *atomic.Int64) {
 	b.Helper()
 	count = new(atomic.Int64)
-	quiet := func(name string) Config {
-		cfg := DefaultConfig()
-		cfg.Name = name
-		cfg.Logger = hclog.NewNullLogger()
-		cfg.CallTimeout = 30 * time.Second
-		return cfg
-	}
-	srv, err := New(quiet("srv"))
+	srv, err := New(quietConfig("srv"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -48,7 +41,7 @@ func benchPair(b *testing.B) (peer *Peer, count *atomic.Int64) {
 		b.Fatal(err)
 	}
 	go srv.Serve(l)
-	cli, err := New(quiet("cli"))
+	cli, err := New(quietConfig("cli"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -65,6 +58,28 @@ func benchPair(b *testing.B) (peer *Peer, count *atomic.Int64) {
 		srv.Shutdown(ctx)
 	})
 	return peer, count
+}
+
+func quietConfig(name string) Config {
+	cfg := DefaultConfig()
+	cfg.Name = name
+	cfg.Logger = hclog.NewNullLogger()
+	cfg.CallTimeout = 30 * time.Second
+	return cfg
+}
+
+// benchKernel is a quiet kernel shut down after the benchmark.
+func benchKernel(b *testing.B, name string) *Kernel {
+	k, err := New(quietConfig(name))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		k.Shutdown(ctx)
+	})
+	return k
 }
 
 // benchArg is the argument of every message: a short string, so that the
@@ -252,4 +267,25 @@ func BenchmarkRawFramedStream(b *testing.B) {
 		b.Fatalf("read %d of %d frames", got, n)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// BenchmarkConnectNegotiateClose is row 6 of scripts/bench in-process: a
+// Go kernel dials, negotiates IKC0 and closes, over loopback.
+func BenchmarkConnectNegotiateClose(b *testing.B) {
+	srv := benchKernel(b, "Srv")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.Serve(l)
+	cli := benchKernel(b, "Cli")
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := cli.Dial(ctx, "tcp", l.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.Close()
+	}
 }

@@ -679,7 +679,7 @@ func (b *bench) row6() {
 				}
 			})
 		}
-		r := b.add("6", "cycles from Go (gateway.Dial), "+dl, "cycles/s", true)
+		r := b.add("6", fmt.Sprintf("cycles from Go (gateway.Dial x%d), %s", cycleDialers, dl), "cycles/s", true)
 		r.target, r.check = ">= 10x Perl", atLeast(10)
 		c := b.add("6", "  server CPU per cycle", "us", false)
 		b.sides(func(s *server) {
@@ -717,24 +717,44 @@ func shutdown(k *gateway.Kernel) {
 
 // goConnectCycles dials, negotiates and closes one channel at a time for
 // secs seconds.
+// goConnectCycles dials, negotiates and closes from cycleDialers
+// goroutines at once, each waiting for its channel to be torn down before
+// the next dial: one dialer is itself the bottleneck at the rates a Go
+// server reaches, which would hide the server's capacity.
 func goConnectCycles(s *server, legacy bool, secs float64) (ops, elapsed float64, err error) {
 	k := quietKernel("GoBench", legacy)
 	defer shutdown(k)
 	start := time.Now()
 	end := start.Add(time.Duration(secs * float64(time.Second)))
-	for time.Now().Before(end) {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		p, err := k.DialWith(ctx, "tcp", s.addr, gateway.DialOptions{LegacyOnly: legacy})
-		cancel()
-		if err != nil {
-			return 0, 0, err
-		}
-		p.Close()
-		<-p.Done()
-		ops++
+	var n atomic.Int64
+	var failed atomic.Value
+	var wg sync.WaitGroup
+	for g := 0; g < cycleDialers; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(end) {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				p, err := k.DialWith(ctx, "tcp", s.addr, gateway.DialOptions{LegacyOnly: legacy})
+				cancel()
+				if err != nil {
+					failed.Store(err)
+					return
+				}
+				p.Close()
+				<-p.Done()
+				n.Add(1)
+			}
+		}()
 	}
-	return ops, time.Since(start).Seconds(), nil
+	wg.Wait()
+	if e := failed.Load(); e != nil {
+		return 0, 0, e.(error)
+	}
+	return float64(n.Load()), time.Since(start).Seconds(), nil
 }
+
+const cycleDialers = 4
 
 func (b *bench) row7() {
 	fmt.Println("row 7: server RSS with idle connections (Go clients, negotiated, then silent)")
