@@ -48,6 +48,7 @@ type Kernel struct {
 
 	mu        sync.Mutex
 	channels  map[*channel]struct{}
+	admitted  int                 // accepted connections still negotiating (MaxConnections counts them)
 	names     map[string]*channel // remote names and IDs; the first registration wins
 	listeners map[net.Listener]struct{}
 	monitors  map[*monitor]struct{}
@@ -179,19 +180,20 @@ func (k *Kernel) Serve(l net.Listener) error {
 // connection has sent nothing yet, so closing it harms no Perl client
 // beyond a failed connect.
 func (k *Kernel) admit(nc net.Conn) bool {
-	k.mu.Lock()
-	n := len(k.channels)
-	closing := k.closing
-	k.mu.Unlock()
 	reason := ""
-	switch {
-	case closing:
-		reason = "shutting down"
-	case k.limits().MaxConnections > 0 && n >= k.limits().MaxConnections:
-		reason = "MaxConnections reached"
-	case k.cfg.AllowPeer != nil && !k.cfg.AllowPeer(nc.RemoteAddr()):
+	if k.cfg.AllowPeer != nil && !k.cfg.AllowPeer(nc.RemoteAddr()) {
 		reason = "peer address not allowed"
 	}
+	k.mu.Lock()
+	switch max := k.limits().MaxConnections; {
+	case k.closing:
+		reason = "shutting down"
+	case max > 0 && len(k.channels)+k.admitted >= max:
+		reason = "MaxConnections reached"
+	case reason == "":
+		k.admitted++ // until accept has negotiated and registered it
+	}
+	k.mu.Unlock()
 	if reason != "" {
 		k.log.Warn("connection refused", "peer", nc.RemoteAddr(), "reason", reason)
 		k.obs.NegotiationFailed(nc.RemoteAddr(), errors.New(reason))
@@ -202,6 +204,11 @@ func (k *Kernel) admit(nc net.Conn) bool {
 }
 
 func (k *Kernel) accept(nc net.Conn, l net.Listener) {
+	defer func() {
+		k.mu.Lock()
+		k.admitted--
+		k.mu.Unlock()
+	}()
 	local := localName(nc, true)
 	names := append([]string{k.cfg.Name}, k.cfg.Aliases...)
 	if local != "" {

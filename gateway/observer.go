@@ -20,7 +20,8 @@ type Observer interface {
 	FrameReceived(c *ChannelInfo, bytes int)
 	FrameSent(c *ChannelInfo, bytes int)
 	// RequestServed: a request for a published state was handled (or
-	// refused: err says why). call is true when a reply was asked for.
+	// refused: err says why), just before its answer is sent; took is
+	// the time until then. call is true when a reply was asked for.
 	RequestServed(c *ChannelInfo, session, state string, call bool, took time.Duration, err error)
 	// CallFinished: a call this kernel made got its reply or failed.
 	CallFinished(target string, took time.Duration, err error)

@@ -86,11 +86,13 @@ func (k *Kernel) respond(ch *channel, req *protocol.Request) {
 	start := time.Now()
 	target := req.Target()
 	var err error
-	defer func() {
+	// Observed before the answer goes out: a caller that has its answer
+	// finds the request counted.
+	served := func() {
 		if ch != nil {
 			k.obs.RequestServed(&ch.info, target.Session, target.State, req.IsCall(), time.Since(start), err)
 		}
-	}()
+	}
 	step := protocol.StepRequest
 	var args []perlcompat.Value
 	var h Handler
@@ -122,10 +124,12 @@ func (k *Kernel) respond(ch *channel, req *protocol.Request) {
 		var result perlcompat.Value
 		result, err = invoke(ctx, h, r)
 		if err == nil {
+			served()
 			k.reply(ch, req, target.Session, result)
 			return
 		}
 	}
+	served()
 	k.requestFailed(ch, req, step, err)
 }
 

@@ -232,27 +232,31 @@ func (r *Request) IsCall() bool { return perlcompat.Truth(r.RsvpValue) || r.Rsvp
 // left out when undef or false; from is always a hash; a call key that is
 // not a hash is dropped (it would kill a Perl receiver).
 func (r *Request) Value() *perlcompat.Hash {
-	h := &perlcompat.Hash{Entries: make([]perlcompat.Entry, 0, 4+len(r.Extra))}
-	h.Set("event", rawOr(r.EventValue, r.Event, false))
+	// The known keys are distinct: append them without a lookup each.
+	h := &perlcompat.Hash{Entries: make([]perlcompat.Entry, 0, 6+len(r.Extra))}
+	add := func(k string, v perlcompat.Value) {
+		h.Entries = append(h.Entries, perlcompat.Entry{Key: perlcompat.Str{S: k}, Value: v})
+	}
+	add("event", rawOr(r.EventValue, r.Event, false))
 	params := r.Params
 	if params == nil {
 		params = perlcompat.Undef{}
 	}
-	h.Set("params", params)
+	add("params", params)
 	if r.From != nil {
-		h.Set("from", rawOr(r.FromValue, *r.From, true))
+		add("from", rawOr(r.FromValue, *r.From, true))
 	}
 	if r.Rsvp != nil {
-		h.Set("rsvp", rawOr(r.RsvpValue, *r.Rsvp, true))
+		add("rsvp", rawOr(r.RsvpValue, *r.Rsvp, true))
 	}
 	switch r.WantArray {
 	case WantScalar:
-		h.Set("wantarray", perlcompat.Str{})
+		add("wantarray", emptyStr)
 	case WantList:
-		h.Set("wantarray", perlcompat.Str{S: "1"})
+		add("wantarray", oneStr)
 	}
 	if r.IsError {
-		h.Set("is_error", perlcompat.Int(1))
+		add("is_error", perlcompat.Int(1))
 	}
 	for _, e := range r.Extra {
 		if h.Index(e.Key) >= 0 {
@@ -267,6 +271,12 @@ func (r *Request) Value() *perlcompat.Hash {
 	}
 	return h
 }
+
+// Boxed once: converting a Str to a Value allocates.
+var (
+	emptyStr perlcompat.Value = perlcompat.Str{}
+	oneStr   perlcompat.Value = perlcompat.Str{S: "1"}
+)
 
 // rawOr returns raw when it still stands for sp, else sp's own form (the
 // hash form when hashOnly, else the string form when it is lossless).

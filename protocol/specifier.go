@@ -285,14 +285,18 @@ func truthy(s string) bool { return s != "" && s != "0" }
 // kernel "unix:0", state "A", in Perl too). Use Value to send a
 // specifier.
 func (s Specifier) String() string {
+	k, se, st := truthy(s.Kernel), truthy(s.Session), truthy(s.State)
+	if k && se && st { // the usual case, in one allocation
+		return "poe://" + s.Kernel + "/" + s.Session + "/" + s.State
+	}
 	n := "poe:"
-	if truthy(s.Kernel) {
+	if k {
 		n += "//" + s.Kernel
 	}
-	if truthy(s.Session) {
+	if se {
 		n += "/" + s.Session
 	}
-	if truthy(s.State) {
+	if st {
 		n += "/" + s.State
 	}
 	return n
@@ -302,14 +306,18 @@ func (s Specifier) String() string {
 // as Perl leaves it (false parts are ""). Strings are text: non-ASCII
 // parts carry Perl's UTF8 flag.
 func (s Specifier) Value() *perlcompat.Hash {
-	h := &perlcompat.Hash{Entries: make([]perlcompat.Entry, 0, 4)}
-	h.Set("kernel", perlcompat.Text(falseToEmpty(s.Kernel)))
-	h.Set("session", perlcompat.Text(falseToEmpty(s.Session)))
-	h.Set("state", perlcompat.Text(falseToEmpty(s.State)))
+	n := 3
 	if s.HasArgs {
-		h.Set("args", perlcompat.Text(s.Args))
+		n = 4
 	}
-	return h
+	es := make([]perlcompat.Entry, n)
+	es[0] = perlcompat.Entry{Key: perlcompat.Str{S: "kernel"}, Value: perlcompat.Text(falseToEmpty(s.Kernel))}
+	es[1] = perlcompat.Entry{Key: perlcompat.Str{S: "session"}, Value: perlcompat.Text(falseToEmpty(s.Session))}
+	es[2] = perlcompat.Entry{Key: perlcompat.Str{S: "state"}, Value: perlcompat.Text(falseToEmpty(s.State))}
+	if s.HasArgs {
+		es[3] = perlcompat.Entry{Key: perlcompat.Str{S: "args"}, Value: perlcompat.Text(s.Args)}
+	}
+	return &perlcompat.Hash{Entries: es}
 }
 
 // wireValue is how a Go kernel sends s as an event: the string form when
