@@ -56,7 +56,7 @@ type channel struct {
 	ctx    context.Context // cancelled when the channel fails
 	cancel context.CancelFunc
 
-	sendq chan []byte
+	sendq *sendQueue
 	work  chan *protocol.Request
 
 	// Handlers on the reader (runInline). fr has one reader at a time:
@@ -109,7 +109,7 @@ func newChannel(k *Kernel, nc net.Conn, res protocol.Result, fz perlcompat.Freez
 		remoteID:   remote,
 		ctx:        ctx,
 		cancel:     cancel,
-		sendq:      make(chan []byte, k.cfg.SendQueue),
+		sendq:      newSendQueue(k.cfg.SendQueue),
 		kick:       make(chan struct{}, 1),
 		moved:      make(chan struct{}, 1),
 		work:       make(chan *protocol.Request, k.cfg.WorkQueue),
@@ -311,8 +311,8 @@ func (ch *channel) writeLoop() {
 		_, err := b.WriteTo(ch.nc)
 		clear(batch) // let the frames be collected
 		batch = batch[:0]
-		if cap(batch) > 1024 {
-			batch = nil
+		if cap(batch) > 16 {
+			batch = nil // a burst's storage is not kept while idle
 		}
 		bytes = 0
 		if err != nil {
@@ -321,12 +321,10 @@ func (ch *channel) writeLoop() {
 		}
 		return true
 	}
+	var spare [][]byte
 	for {
-		var f []byte
-		got := false
 		select {
-		case f = <-ch.sendq:
-			got = true
+		case <-ch.sendq.ready:
 		case <-ch.kick:
 		case <-ch.dead:
 			return
@@ -341,8 +339,8 @@ func (ch *channel) writeLoop() {
 			bytes += len(p)
 			written++
 		}
-		stop := got && f == nil
-		for more := got && !stop; more; {
+		frames, stop := ch.sendq.take(spare)
+		for _, f := range frames {
 			ch.k.obs.FrameSent(&ch.info, len(f))
 			batch = append(batch, f)
 			bytes += len(f)
@@ -351,14 +349,10 @@ func (ch *channel) writeLoop() {
 				ch.wmu.Unlock()
 				return
 			}
-			select {
-			case f = <-ch.sendq:
-				if f == nil {
-					stop, more = true, false
-				}
-			default:
-				more = false
-			}
+		}
+		clear(frames)
+		if spare = frames; cap(spare) > 16 {
+			spare = nil
 		}
 		ok := flush()
 		ch.queued.Add(-written)
@@ -482,25 +476,28 @@ func (ch *channel) enqueue(ctx context.Context, frame []byte, waited bool) error
 		}
 	}
 	ch.queued.Add(1)
-	select {
-	case ch.sendq <- frame:
+	ok, room := ch.sendq.push(frame)
+	if ok {
 		return nil
-	default:
 	}
 	if ch.k.limits().QueueFull == QueueDisconnect {
 		ch.queued.Add(-1)
 		ch.fail(ErrQueueFull)
 		return ErrQueueFull
 	}
-	select {
-	case ch.sendq <- frame:
-		return nil
-	case <-ch.dead:
-		ch.queued.Add(-1)
-		return ErrDisconnected
-	case <-ctx.Done():
-		ch.queued.Add(-1)
-		return ctx.Err()
+	for {
+		select {
+		case <-room:
+		case <-ch.dead:
+			ch.queued.Add(-1)
+			return ErrDisconnected
+		case <-ctx.Done():
+			ch.queued.Add(-1)
+			return ctx.Err()
+		}
+		if ok, room = ch.sendq.push(frame); ok {
+			return nil
+		}
 	}
 }
 
@@ -625,10 +622,7 @@ func (ch *channel) finishDraining() {
 	ch.hmu.Unlock()
 	ch.waitOwed()
 	ch.waitSenders()
-	select {
-	case ch.sendq <- nil: // the flush marker
-	case <-ch.dead:
-	}
+	ch.sendq.pushMarker()
 }
 
 // deferAnswer records an answer a goroutine will send on ch after its
