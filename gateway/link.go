@@ -111,15 +111,9 @@ func (l *Link) set(p *Peer, err error) {
 // error then is ctx's, joined with the last dial error.
 func (l *Link) Peer(ctx context.Context) (*Peer, error) {
 	for {
-		l.mu.Lock()
-		p, changed, last := l.peer, l.changed, l.lastErr
-		l.mu.Unlock()
+		p, changed, last := l.state()
 		if p != nil {
-			select {
-			case <-p.Done():
-			default:
-				return p, nil
-			}
+			return p, nil
 		}
 		select {
 		case <-changed:
@@ -132,6 +126,21 @@ func (l *Link) Peer(ctx context.Context) (*Peer, error) {
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// state returns the channel if it is up, else what to wait on.
+func (l *Link) state() (up *Peer, changed <-chan struct{}, last error) {
+	l.mu.Lock()
+	p, changed, last := l.peer, l.changed, l.lastErr
+	l.mu.Unlock()
+	if p != nil {
+		select {
+		case <-p.Done():
+		default:
+			return p, nil, nil
+		}
+	}
+	return nil, changed, last
 }
 
 type linkError struct{ ctx, last error }

@@ -123,11 +123,15 @@ func (u *Upstream) Healthy() bool {
 
 // ServeIKC forwards r upstream.
 func (u *Upstream) ServeIKC(ctx context.Context, r *Request) (perlcompat.Value, error) {
-	wctx, cancel := context.WithTimeout(ctx, u.opts.Wait)
-	peer, err := u.link.Peer(wctx)
-	cancel()
-	if err != nil {
-		return nil, fmt.Errorf("upstream %s unavailable: %w", u.link.addr, err)
+	peer, _, _ := u.link.state()
+	if peer == nil { // down: wait a while for the link to come back
+		wctx, cancel := context.WithTimeout(ctx, u.opts.Wait)
+		var err error
+		peer, err = u.link.Peer(wctx)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("upstream %s unavailable: %w", u.link.addr, err)
+		}
 	}
 	ch := peer.ch
 	orig := r.Message
@@ -144,7 +148,7 @@ func (u *Upstream) ServeIKC(ctx context.Context, r *Request) (perlcompat.Value, 
 	if !r.WantReply {
 		return nil, ch.send(ctx, msg)
 	}
-	cancel = func() {}
+	cancel := context.CancelFunc(func() {})
 	if _, ok := ctx.Deadline(); !ok {
 		ctx, cancel = context.WithTimeout(ctx, u.k.limits().CallTimeout)
 	}

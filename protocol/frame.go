@@ -198,7 +198,7 @@ const (
 	frameReadChunk = 4 << 10 // grows by doubling when reads fill it; idle channels stay small
 	// frameIdleBuffer is the buffer size FrameReader keeps between frames;
 	// a larger buffer left by a big frame is dropped once it is drained.
-	frameIdleBuffer = 1 << 20
+	frameIdleBuffer = 64 << 10
 )
 
 // FrameReader reads frames from a connection in large chunks and returns
