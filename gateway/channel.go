@@ -60,14 +60,14 @@ type channel struct {
 	work  chan *protocol.Request
 
 	// Handlers on the reader (runInline). fr has one reader at a time:
-	// a slow inline handler hands the read role to a new goroutine
-	// (takeover), so replies to its own calls keep being read.
-	fr       *protocol.FrameReader
-	hmu      sync.Mutex    // held while a handler runs
-	queuedRq atomic.Int64  // requests queued for the worker, not yet done
-	burst    atomic.Bool   // the reader has more input buffered: replies queue
-	takeover *time.Timer   // fires when an inline handler is slow
-	moved    chan struct{} // cap 1: the read role moved to the takeover
+	// a slow inline handler hands the read role to a new goroutine (see
+	// Kernel.watchInline), so replies to its own calls keep being read.
+	fr         *protocol.FrameReader
+	hmu        sync.Mutex    // held while a handler runs
+	queuedRq   atomic.Int64  // requests queued for the worker, not yet done
+	burst      atomic.Bool   // the reader has more input buffered: replies queue
+	inlineFrom atomic.Int64  // start (unix ns) of the inline handler; 0 none, -1 taken over
+	moved      chan struct{} // cap 1: the read role moved to the takeover
 
 	// Inline writes (writeInline). wmu is held by whoever writes to nc;
 	// queued counts frames in sendq not yet written plus a pending
@@ -131,20 +131,12 @@ func (ch *channel) run(leftover []byte) {
 	go ch.writeLoop()
 	go ch.workLoop()
 	ch.fr = protocol.NewFrameReader(ch.nc, leftover, ch.k.limits().MaxFrameSize)
-	ch.takeover = time.AfterFunc(time.Hour, ch.takeRead)
-	ch.takeover.Stop()
 	ch.read()
 }
 
-// inlineTakeover is how long a handler may run on the reader before
-// another goroutine takes over reading: long enough that a quick handler
-// costs no goroutine at all, short enough that replies to a handler's own
-// calls, and a disconnect, are read without a noticeable wait.
-const inlineTakeover = 200 * time.Microsecond
-
-// takeRead runs on the takeover timer's goroutine: it becomes the reader.
+// takeRead becomes the reader in place of one stuck in a slow inline
+// handler; the kernel's wg counts it already.
 func (ch *channel) takeRead() {
-	ch.k.wg.Add(1) // before moved: the displaced reader's Done follows
 	defer ch.k.wg.Done()
 	ch.moved <- struct{}{}
 	ch.read()
@@ -200,20 +192,37 @@ func (ch *channel) read() {
 
 // runInline runs req's handler on the reader, which spares a hand-off to
 // the worker per request. hmu is held and is released here. It reports
-// whether this goroutine still holds the read role.
+// whether this goroutine still holds the read role: when the handler runs
+// long, the kernel's watchdog hands reading to a new goroutine.
 func (ch *channel) runInline(req *protocol.Request) bool {
-	// The timer is reset and stopped only under hmu: a takeover reader
-	// that runs a handler inline next cannot re-arm it before this
-	// round's Stop has told whether it fired.
-	ch.takeover.Reset(inlineTakeover)
+	start := time.Now().UnixNano()
+	ch.inlineFrom.Store(start)
+	ch.k.watchInline()
 	ch.k.respond(ch, req)
-	kept := ch.takeover.Stop()
+	// Under hmu: a takeover reader cannot go inline, and reuse
+	// inlineFrom, before this round is settled.
+	kept := ch.inlineFrom.CompareAndSwap(start, 0)
+	if !kept {
+		ch.inlineFrom.Store(0)
+	}
+	ch.k.inlineNow.Add(-1)
 	ch.hmu.Unlock()
 	if kept {
 		return true
 	}
 	<-ch.moved
 	return false
+}
+
+// takeOver hands reading to a new goroutine if the handler that started
+// on the reader at from is still running. The caller holds a k.wg count
+// for the new reader.
+func (ch *channel) takeOver(from int64) bool {
+	if !ch.inlineFrom.CompareAndSwap(from, -1) {
+		return false
+	}
+	go ch.takeRead()
+	return true
 }
 
 // end closes the channel after its reader stopped with err.

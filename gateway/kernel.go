@@ -49,6 +49,8 @@ type Kernel struct {
 	mu        sync.Mutex
 	channels  map[*channel]struct{}
 	admitted  int                 // accepted connections still negotiating (MaxConnections counts them)
+	inlineNow atomic.Int64        // handlers running on their channel's reader (watchdog.go)
+	watching  atomic.Bool         // the watchdog runs
 	names     map[string]*channel // remote names and IDs; the first registration wins
 	listeners map[net.Listener]struct{}
 	monitors  map[*monitor]struct{}

@@ -289,3 +289,40 @@ func BenchmarkConnectNegotiateClose(b *testing.B) {
 		p.Close()
 	}
 }
+
+// BenchmarkUpstreamCallSequential is row 8 between Go kernels: a client
+// calls through a gateway kernel whose route is an Upstream to the
+// server. Compare with BenchmarkCallSequential for the gateway's cost.
+func BenchmarkUpstreamCallSequential(b *testing.B) {
+	srv := benchKernel(b, "srv")
+	srv.HandleFunc("svc/echo", echo)
+	ls, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.Serve(ls)
+	gw := benchKernel(b, "gw")
+	u := gw.NewUpstream("tcp", ls.Addr().String(), UpstreamOptions{})
+	b.Cleanup(u.Close)
+	gw.Handle("svc/*", u)
+	lg, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go gw.Serve(lg)
+	cli := benchKernel(b, "cli")
+	ctx := context.Background()
+	peer, err := cli.Dial(ctx, "tcp", lg.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := peer.Call(ctx, "svc/echo", benchArg); err != nil { // the link is up
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := peer.Call(ctx, "svc/echo", benchArg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
