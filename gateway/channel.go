@@ -130,7 +130,7 @@ func newChannel(k *Kernel, nc net.Conn, res protocol.Result, fz perlcompat.Freez
 func (ch *channel) run(leftover []byte) {
 	go ch.writeLoop()
 	go ch.workLoop()
-	ch.fr = protocol.NewFrameReader(ch.nc, leftover, ch.k.limits().MaxFrameSize)
+	ch.fr = protocol.NewFrameReader(newRawReader(ch.nc), leftover, ch.k.limits().MaxFrameSize)
 	ch.read()
 }
 
