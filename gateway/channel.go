@@ -316,8 +316,13 @@ func (ch *channel) writeLoop() {
 		if len(batch) == 0 {
 			return true
 		}
-		b := batch // WriteTo consumes its receiver; keep batch's array
-		_, err := b.WriteTo(ch.nc)
+		b := batch // writing consumes its receiver; keep batch's array
+		var err error
+		if ch.nbw != nil {
+			err = ch.nbw.writeAll(&b)
+		} else {
+			_, err = b.WriteTo(ch.nc)
+		}
 		clear(batch) // let the frames be collected
 		batch = batch[:0]
 		if cap(batch) > 16 {

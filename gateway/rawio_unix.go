@@ -19,6 +19,12 @@ type nbWriter struct {
 	n   int
 	err error
 	fn  func(fd uintptr) bool
+
+	// writeAll's state. Sixteen frames per writev: a burst takes a few
+	// syscalls, and an idle channel holds 256 bytes, not IOV_MAX's 16 KB.
+	bufs *net.Buffers
+	iov  [16]syscall.Iovec
+	wfn  func(fd uintptr) bool
 }
 
 // newNBWriter returns nc's non-blocking writer, or nil when nc has no
@@ -61,6 +67,73 @@ func rawIO(trap, fd uintptr, p []byte) (int, error) {
 		return 0, errno
 	}
 	return int(n), nil
+}
+
+// writeAll writes every byte of bufs, waiting in the runtime's poller
+// while the socket is full: the writer goroutine's writev, through
+// RawSyscall for the reason rawIO gives. It consumes bufs.
+func (w *nbWriter) writeAll(bufs *net.Buffers) error {
+	w.bufs, w.err = bufs, nil
+	if w.wfn == nil {
+		w.wfn = w.writev
+	}
+	err := w.rc.Write(w.wfn)
+	werr := w.err
+	w.bufs, w.err = nil, nil
+	clear(w.iov[:]) // hold no frame
+	if err != nil {
+		return err
+	}
+	if werr != nil {
+		return os.NewSyscallError("writev", werr)
+	}
+	return nil
+}
+
+func (w *nbWriter) writev(fd uintptr) bool {
+	bufs := w.bufs
+	for len(*bufs) > 0 {
+		n := 0
+		for _, b := range *bufs {
+			if n == len(w.iov) {
+				break
+			}
+			if len(b) > 0 {
+				w.iov[n].Base = &b[0]
+				w.iov[n].SetLen(len(b))
+				n++
+			}
+		}
+		if n == 0 {
+			*bufs = (*bufs)[:0]
+			break
+		}
+		r, _, errno := syscall.RawSyscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&w.iov[0])), uintptr(n))
+		switch errno {
+		case 0:
+			consume(bufs, int64(r))
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false // wait until the socket takes more
+		default:
+			w.err = errno
+			return true
+		}
+	}
+	return true
+}
+
+// consume drops the first n bytes of bufs, as net.Buffers does.
+func consume(bufs *net.Buffers, n int64) {
+	for len(*bufs) > 0 {
+		l := int64(len((*bufs)[0]))
+		if l > n {
+			(*bufs)[0] = (*bufs)[0][n:]
+			return
+		}
+		n -= l
+		*bufs = (*bufs)[1:]
+	}
 }
 
 // rawReader reads a connection through rawIO, waiting for input in the
