@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/ikcgate/ikcgate/internal/bufpool"
 	"github.com/ikcgate/ikcgate/perlcompat"
 	"github.com/ikcgate/ikcgate/protocol"
 )
@@ -66,6 +67,7 @@ type channel struct {
 	hmu        sync.Mutex    // held while a handler runs
 	queuedRq   atomic.Int64  // requests queued for the worker, not yet done
 	burst      atomic.Bool   // the reader has more input buffered: replies queue
+	lastFrame  atomic.Int64  // size of the last frame encoded, for the next buffer
 	inlineFrom atomic.Int64  // start (unix ns) of the inline handler; 0 none, -1 taken over
 	moved      chan struct{} // cap 1: the read role moved to the takeover
 
@@ -323,6 +325,9 @@ func (ch *channel) writeLoop() {
 		} else {
 			_, err = b.WriteTo(ch.nc)
 		}
+		for _, f := range batch {
+			bufpool.Put(f) // written: their big buffers serve the next frames
+		}
 		clear(batch) // let the frames be collected
 		batch = batch[:0]
 		if cap(batch) > 16 {
@@ -403,7 +408,9 @@ func (ch *channel) writeInline(frame []byte) (bool, error) {
 		return true, fmt.Errorf("%w: write: %v", ErrDisconnected, err)
 	}
 	ch.k.obs.FrameSent(&ch.info, len(frame))
-	if n < len(frame) {
+	if n == len(frame) {
+		bufpool.Put(frame)
+	} else {
 		ch.partial = frame[n:]
 		ch.queued.Add(1)
 		select {
@@ -441,8 +448,11 @@ func (ch *channel) encode(msg *protocol.Request) ([]byte, error) {
 	// Freeze behind room for the length header, then write the header in
 	// front of the payload: one allocation, no copy of the payload.
 	const room = 20
-	buf := make([]byte, room, 512)
+	// Sized like the channel's last frame: a big answer to a big request
+	// takes one pooled buffer instead of growing through fresh ones.
+	buf := bufpool.Get(max(512, int(ch.lastFrame.Load())))[:room]
 	out, err := ch.freezer.Freeze(buf, msg.Value())
+	ch.lastFrame.Store(int64(len(out)))
 	if err != nil {
 		return nil, &FreezeError{Freezer: ch.freezer.Name(), Err: err}
 	}

@@ -43,9 +43,16 @@
 // its own initiative except at the negotiation deadline, and never sends
 // ClientLite an unsolicited frame.
 //
-// Goroutines: per channel one reader, one worker running handlers in
-// arrival order (as a Perl kernel does), one writer that sends whatever is
-// queued in one writev; send queues are bounded. A peer that closes still
-// has the requests it sent served. Shutdown drains: running handlers
-// finish and their replies are flushed before channels close.
+// Goroutines: per channel one reader, one worker and one writer. Handlers
+// run one at a time in arrival order, as in a Perl kernel: on the reader
+// itself when nothing is queued (no hand-off per request), else on the
+// worker. A handler that runs over a millisecond hands reading to a new
+// goroutine, so replies to its own calls and a disconnect are still read.
+// A frame someone waits for (a call, a reply) is written by its sender
+// when nothing is queued; the rest goes to the writer, which sends
+// whatever is queued in one writev; send queues are bounded. An Upstream
+// sends forwarded calls in order and awaits their answers concurrently.
+// A peer that closes still has the requests it sent served. Shutdown
+// drains: running handlers finish and their replies (forwarded answers
+// included) are flushed before channels close.
 package gateway

@@ -326,3 +326,18 @@ func BenchmarkUpstreamCallSequential(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCall1MB is row 5's largest payload between Go kernels: a call
+// echoing a 1 MB string.
+func BenchmarkCall1MB(b *testing.B) {
+	peer, _ := benchPair(b)
+	arg := perlcompat.Str{S: string(make([]byte, 1<<20))}
+	ctx := context.Background()
+	b.SetBytes(2 << 20)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := peer.Call(ctx, "svc/echo", arg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

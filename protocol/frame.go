@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"strconv"
+
+	"github.com/ikcgate/ikcgate/internal/bufpool"
 )
 
 // Frames are what POE::Filter::Reference puts on the wire once negotiation
@@ -279,6 +281,7 @@ func (fr *FrameReader) fill(need int) error {
 		return fr.readErr()
 	}
 	if have == 0 && cap(fr.buf) > frameIdleBuffer {
+		bufpool.Put(fr.buf) // the last payload was handed out before this read
 		fr.buf = make([]byte, frameReadChunk)
 		fr.start, fr.end = 0, 0
 	}
@@ -291,8 +294,9 @@ func (fr *FrameReader) fill(need int) error {
 		if need > 0 && size > need {
 			size = max(need, len(fr.buf)+frameReadChunk)
 		}
-		nb := make([]byte, size)
+		nb := bufpool.Get(size)[:size]
 		copy(nb, fr.buf[fr.start:fr.end])
+		bufpool.Put(fr.buf)
 		fr.buf = nb
 		fr.start, fr.end = 0, have
 	}
