@@ -78,14 +78,15 @@ type Config struct {
 	// MaxFrameSize bounds one received frame's payload.
 	MaxFrameSize int
 	// SendQueue is the number of frames a channel may hold waiting for
-	// its peer.
+	// its peer; the queue takes memory only while frames wait.
 	SendQueue int
 	// QueueFull says what happens when SendQueue is full.
 	QueueFull QueueFullPolicy
 	// WorkQueue is the number of received requests a channel may hold
 	// waiting for its handlers; when full, reading from the peer pauses.
 	WorkQueue int
-	// MaxConnections bounds the open channels (0: no bound); further
+	// MaxConnections bounds the open channels, counting accepted
+	// connections still negotiating (0: no bound); further
 	// connections are closed before negotiation.
 	MaxConnections int
 
