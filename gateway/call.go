@@ -26,13 +26,38 @@ type pendingCall struct {
 	done   chan struct{}
 	value  perlcompat.Value
 	err    error
+
+	mu       sync.Mutex
+	finished bool
+	then     func(perlcompat.Value, error) // see onDone
 }
 
 func (p *pendingCall) finish(v perlcompat.Value, err error) {
 	p.once.Do(func() {
 		p.value, p.err = v, err
 		close(p.done)
+		p.mu.Lock()
+		p.finished = true
+		then := p.then
+		p.mu.Unlock()
+		if then != nil {
+			then(v, err)
+		}
 	})
+}
+
+// onDone has fn get the answer on whichever goroutine settles the call
+// (at once, here, if it is settled already), so that no goroutine waits
+// for it.
+func (p *pendingCall) onDone(fn func(perlcompat.Value, error)) {
+	p.mu.Lock()
+	if !p.finished {
+		p.then = fn
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	fn(p.value, p.err)
 }
 
 // spec parses a destination the way IKC/post does: a string lacking
@@ -239,6 +264,20 @@ func (k *Kernel) startCall(ctx context.Context, ch *channel, msg *protocol.Reque
 		return nil, err
 	}
 	return c, nil
+}
+
+// then has fn get the answer on whichever goroutine settles the call,
+// or ErrNoReply after timeout: nothing waits for it.
+func (c *startedCall) then(timeout time.Duration, fn func(perlcompat.Value, error)) {
+	t := time.AfterFunc(timeout, func() {
+		c.k.dropPending(c.ch, c.p)
+		c.p.finish(nil, fmt.Errorf("%w from %s within the deadline (Perl sends none for undef)", ErrNoReply, c.msg.Event.String()))
+	})
+	c.p.onDone(func(v perlcompat.Value, err error) {
+		t.Stop()
+		c.k.obs.CallFinished(c.p.target, time.Since(c.start), err)
+		fn(v, err)
+	})
 }
 
 // await waits for the answer until ctx is done; without a deadline in

@@ -62,3 +62,11 @@ func (q *sendQueue) take(spare [][]byte) (frames [][]byte, marker bool) {
 	}
 	return frames, q.marker
 }
+
+// roomy reports a queue at most half full: a frame pushed now will not
+// wait for room, unless many senders push at once.
+func (q *sendQueue) roomy() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.frames) <= q.max/2
+}

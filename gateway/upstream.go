@@ -148,36 +148,44 @@ func (u *Upstream) ServeIKC(ctx context.Context, r *Request) (perlcompat.Value, 
 	if !r.WantReply {
 		return nil, ch.send(ctx, msg)
 	}
-	cancel := context.CancelFunc(func() {})
-	if _, ok := ctx.Deadline(); !ok {
-		ctx, cancel = context.WithTimeout(ctx, u.k.limits().CallTimeout)
-	}
-	// The call goes upstream now, in order. Its answer is awaited on a
-	// goroutine when the client's channel can take it later, so the
-	// next request is forwarded meanwhile, as a Perl kernel, which never
-	// waits, would: pipelined calls through the gateway overlap.
+	// The call goes upstream now, in order. Its answer is relayed by
+	// whichever goroutine receives it (the upstream channel's reader),
+	// when the client's channel can take it later: the next request is
+	// forwarded meanwhile, as a Perl kernel, which never waits, would, and
+	// no goroutine waits per call.
 	c, err := u.k.startCall(ctx, ch, msg)
 	if err != nil {
-		cancel()
 		return nil, err
 	}
+	timeout := u.k.limits().CallTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
 	if r.ch == nil || !r.ch.deferAnswer() {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
 		v, err := c.await(ctx)
 		return u.answer(f, v, err)
 	}
-	u.k.wg.Add(1)
-	go func() {
-		defer u.k.wg.Done()
-		defer r.ch.answered()
-		defer cancel()
-		v, err := c.await(ctx)
-		if v, err = u.answer(f, v, err); err != nil {
-			u.k.requestFailed(r.ch, r.Message, protocol.StepInvocation, err)
+	c.then(timeout, func(v perlcompat.Value, err error) {
+		deliver := func() {
+			defer r.ch.answered()
+			if v, err = u.answer(f, v, err); err != nil {
+				u.k.requestFailed(r.ch, r.Message, protocol.StepInvocation, err)
+				return
+			}
+			u.k.reply(r.ch, r.Message, r.Session, v)
+		}
+		if r.ch.sendq.roomy() {
+			deliver() // queueing cannot block: nobody else waits for it
 			return
 		}
-		u.k.reply(r.ch, r.Message, r.Session, v)
-	}()
+		u.k.wg.Add(1) // a slow client must not hold the upstream's reader
+		go func() {
+			defer u.k.wg.Done()
+			deliver()
+		}()
+	})
 	return nil, nil
 }
 
