@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/ikcgate/ikcgate/perlcompat"
+	"github.com/ikcgate/ikcgate/perlcompat/sereal"
 	"github.com/ikcgate/ikcgate/perlcompat/storable"
 )
 
@@ -27,11 +28,46 @@ type benchInput struct {
 }
 
 func benchInputs(b *testing.B) []benchInput {
+	return benchFiles(b, ".bin")
+}
+
+// serealInputs are the Sereal documents of the same values: DIR/*.srl
+// (ikcgate::Sereal's encoding, written by bench_storable.pl), or the
+// Storable inputs re-encoded by this package's freezer.
+func serealInputs(b *testing.B) []benchInput {
+	b.Helper()
+	if os.Getenv("IKCGATE_BENCH_DIR") != "" {
+		return benchFiles(b, ".srl")
+	}
+	var in []benchInput
+	for _, st := range benchInputs(b) {
+		v, err := storable.Thaw(st.img)
+		if err != nil {
+			b.Fatal(err)
+		}
+		doc, err := serealBench.Freeze(nil, v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		in = append(in, benchInput{st.name, doc})
+	}
+	return in
+}
+
+var serealBench = func() *sereal.Freezer {
+	f, err := sereal.New(sereal.Config{})
+	if err != nil {
+		panic(err)
+	}
+	return f
+}()
+
+func benchFiles(b *testing.B, ext string) []benchInput {
 	b.Helper()
 	if dir := os.Getenv("IKCGATE_BENCH_DIR"); dir != "" {
-		files, err := filepath.Glob(filepath.Join(dir, "*.bin"))
+		files, err := filepath.Glob(filepath.Join(dir, "*"+ext))
 		if err != nil || len(files) == 0 {
-			b.Fatalf("IKCGATE_BENCH_DIR=%s has no .bin inputs (%v)", dir, err)
+			b.Fatalf("IKCGATE_BENCH_DIR=%s has no %s inputs (%v)", dir, ext, err)
 		}
 		sort.Strings(files)
 		var in []benchInput
@@ -40,7 +76,7 @@ func benchInputs(b *testing.B) []benchInput {
 			if err != nil {
 				b.Fatal(err)
 			}
-			in = append(in, benchInput{strings.TrimSuffix(filepath.Base(f), ".bin"), img})
+			in = append(in, benchInput{strings.TrimSuffix(filepath.Base(f), ext), img})
 		}
 		return in
 	}
@@ -110,6 +146,42 @@ func BenchmarkNFreeze(b *testing.B) {
 			var buf []byte
 			for b.Loop() {
 				if buf, err = storable.NFreeze(buf[:0], v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkSerealDecode and BenchmarkSerealEncode are row 10's Sereal
+// half: the same values as BenchmarkThaw, in Sereal protocol 3 as
+// ikcgate::Sereal writes them.
+func BenchmarkSerealDecode(b *testing.B) {
+	for _, in := range serealInputs(b) {
+		b.Run(in.name, func(b *testing.B) {
+			b.SetBytes(int64(len(in.img)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := serealBench.Thaw(in.img); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkSerealEncode(b *testing.B) {
+	for _, in := range serealInputs(b) {
+		v, err := serealBench.Thaw(in.img)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(in.name, func(b *testing.B) {
+			b.SetBytes(int64(len(in.img)))
+			b.ReportAllocs()
+			var buf []byte
+			for b.Loop() {
+				if buf, err = serealBench.Freeze(buf[:0], v); err != nil {
 					b.Fatal(err)
 				}
 			}

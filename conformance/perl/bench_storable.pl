@@ -7,7 +7,12 @@
 #       big-1mb.bin    nfreeze of a deterministic ~1 MB IKC message
 #   bench_storable.pl time DIR     times Storable::thaw of each DIR/*.bin and
 #       Storable::nfreeze of the thawed value (what POE::Filter::Reference
-#       does per frame) and prints lines "perl <op> <case> <ns/op> <iterations>"
+#       does per frame) and prints lines "perl <op> <case> <ns/op> <iterations>";
+#       then the same for Sereal (ops serealdecode and serealencode) on
+#       DIR/*.srl, with the options of ikcgate::Sereal, the adapter a Perl
+#       kernel uses to negotiate Sereal with ikcgate
+#
+# inputs also writes <case>.srl: the same value encoded by ikcgate::Sereal.
 #
 # The Go benchmarks in conformance/bench_test.go read the same files when
 # IKCGATE_BENCH_DIR=DIR is set, so both sides work on the same bytes.
@@ -16,6 +21,8 @@ use warnings;
 use FindBin;
 use Storable qw(nfreeze thaw);
 use Time::HiRes qw(time);
+use lib "$FindBin::Bin/../../perlcompat/perl/lib";
+use ikcgate::Sereal;
 
 my ($mode, $dir) = @ARGV;
 die "usage: bench_storable.pl inputs|time DIR\n" unless defined $dir && ($mode eq 'inputs' || $mode eq 'time');
@@ -31,6 +38,7 @@ if ($mode eq 'inputs') {
     length($payload) == $1 or die "short frame in $cap\n";
     thaw($payload) or die "capture frame does not thaw\n";
     write_file("$dir/call-rsvp.bin", $payload);
+    write_file("$dir/call-rsvp.srl", ikcgate::Sereal::freeze(thaw($payload)));
 
     local $Storable::canonical = 1;
     my @items;
@@ -48,6 +56,7 @@ if ($mode eq 'inputs') {
     my $msg = { event => 'poe://Server/svc/bulk', params => \@items,
                 rsvp => { kernel => 'TestClient', session => 2, state => 'bulk_reply' } };
     write_file("$dir/big-1mb.bin", nfreeze($msg));
+    write_file("$dir/big-1mb.srl", ikcgate::Sereal::freeze($msg));
     exit 0;
 }
 
@@ -60,6 +69,16 @@ for my $f (sort grep { /\.bin$/ } readdir $dh) {
     my $v = thaw($img);
     printf "perl thaw %s %.1f %d\n", $case, bench(sub { thaw($img) });
     printf "perl nfreeze %s %.1f %d\n", $case, bench(sub { nfreeze($v) });
+}
+rewinddir $dh;
+for my $f (sort grep { /\.srl$/ } readdir $dh) {
+    (my $case = $f) =~ s/\.srl$//;
+    open my $fh, '<:raw', "$dir/$f" or die "$dir/$f: $!\n";
+    my $doc = do { local $/; <$fh> };
+    close $fh;
+    my $v = ikcgate::Sereal::thaw($doc);
+    printf "perl serealdecode %s %.1f %d\n", $case, bench(sub { ikcgate::Sereal::thaw($doc) });
+    printf "perl serealencode %s %.1f %d\n", $case, bench(sub { ikcgate::Sereal::freeze($v) });
 }
 
 # Runs $code for about a second after a warm-up and returns (ns/op, iterations).
