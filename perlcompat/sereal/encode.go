@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/ikcgate/ikcgate/perlcompat"
 )
@@ -58,10 +59,10 @@ type encoder struct {
 	base     int // protocol offset = len(buf) + base
 	version  int
 	maxDepth int
-	refs     map[perlcompat.Value]int // references to each container/Ref
+	refs     map[refKey]int           // references to each container/Ref
 	seen     map[perlcompat.Value]int // offset of the tracked tag
 	classes  map[string]int           // offset of a class name string
-	keys     map[string]int           // offset of a hash key string
+	keys     map[perlcompat.Str]int   // offset of a hash key string
 }
 
 func (e *encoder) offset() int { return len(e.buf) + e.base }
@@ -83,10 +84,12 @@ func (e *encoder) countRefs(v perlcompat.Value, depth int) error {
 		return e.tooDeep()
 	}
 	if e.refs == nil {
-		e.refs = make(map[perlcompat.Value]int)
+		e.refs = make(map[refKey]int)
 	}
-	e.refs[v]++
-	if e.refs[v] > 1 {
+	k := refOf(v)
+	n := e.refs[k] + 1
+	e.refs[k] = n
+	if n > 1 {
 		return nil
 	}
 	switch x := v.(type) {
@@ -170,7 +173,7 @@ func (e *encoder) svr(v perlcompat.Value, track, referenced bool, depth int) err
 			tf = 0
 		}
 		e.buf = append(e.buf, tagREFN|tf)
-		shared := e.refs[x] > 1
+		shared := e.refs[refOf(x)] > 1
 		if shared {
 			e.see(x)
 		}
@@ -259,7 +262,7 @@ func (e *encoder) container(v perlcompat.Value, tf byte, depth int) error {
 		e.object(class, tf)
 		tf = 0
 	}
-	shared := e.refs[v] > 1
+	shared := e.refs[refOf(v)] > 1
 	switch {
 	case !shared && tf == 0 && n < 16 && isArray:
 		e.buf = append(e.buf, tagARRAYREF0+byte(n))
@@ -307,21 +310,37 @@ func (e *encoder) key(k perlcompat.Str) error {
 		k.UTF8 = false
 	}
 	if len(k.S) >= 4 {
-		ck := "b" + k.S // the exact spelling: a COPY repeats the flag too
-		if k.UTF8 {
-			ck = "u" + k.S
-		}
-		if off, ok := e.keys[ck]; ok {
+		// By exact spelling, flag included: a COPY repeats the flag too.
+		if off, ok := e.keys[k]; ok {
 			e.buf = append(e.buf, tagCOPY)
 			e.varint(uint64(off))
 			return nil
 		}
 		if e.keys == nil {
-			e.keys = make(map[string]int)
+			e.keys = make(map[perlcompat.Str]int)
 		}
-		e.keys[ck] = e.offset()
+		e.keys[k] = e.offset()
 	}
 	return e.str(k, 0)
+}
+
+// refKey is a container's or Ref's identity, hashed as a pointer rather
+// than as an interface.
+type refKey struct {
+	p    unsafe.Pointer
+	kind uint8
+}
+
+func refOf(v perlcompat.Value) refKey {
+	switch x := v.(type) {
+	case *perlcompat.Array:
+		return refKey{unsafe.Pointer(x), 1}
+	case *perlcompat.Hash:
+		return refKey{unsafe.Pointer(x), 2}
+	case *perlcompat.Ref:
+		return refKey{unsafe.Pointer(x), 3}
+	}
+	return refKey{}
 }
 
 func isASCII(s string) bool {
