@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/big"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/golang/snappy"
 
@@ -121,6 +122,8 @@ func (e *entity) refTo() perlcompat.Value {
 
 type decoder struct {
 	body     []byte
+	sbody    string // body copied once: decoded strings are slices of it
+	strs     []perlcompat.Str
 	pos      int
 	base     int // protocol offset of body[0]
 	version  int
@@ -250,6 +253,7 @@ func (f *Freezer) newDecoder(p []byte) (*decoder, error) {
 		return nil, bad(4, "document type %d: %w", typ, ErrUnsupported)
 	}
 	d.body, d.pos = body, 0
+	d.sbody = string(body)
 	if version == 1 {
 		// Protocol 1 offsets count from the first byte of the document.
 		d.base = start
@@ -341,6 +345,33 @@ func (d *decoder) take(n int) ([]byte, error) {
 	return b, nil
 }
 
+// takeStr is take as a slice of the body's one string copy.
+func (d *decoder) takeStr(n int) (string, error) {
+	if n > len(d.body)-d.pos {
+		return "", d.errAt(d.pos, ErrTruncated)
+	}
+	str := d.sbody[d.pos : d.pos+n]
+	d.pos += n
+	return str, nil
+}
+
+// boxStr returns s as a Value without an allocation per string: the Str
+// lives in a slab and the interface points at it (converting a Str to an
+// interface the ordinary way copies it to a fresh heap object). The slab
+// is never written again after the Str is stored, so the value is as
+// immutable as an ordinary boxed one.
+func (d *decoder) boxStr(s perlcompat.Str) perlcompat.Value {
+	if len(d.strs) == 0 {
+		d.strs = make([]perlcompat.Str, min(max(len(d.body)/32, 2), 1024))
+	}
+	p := &d.strs[0]
+	*p = s
+	d.strs = d.strs[1:]
+	var v perlcompat.Value = perlcompat.Str{} // the Str type word, no allocation
+	(*[2]unsafe.Pointer)(unsafe.Pointer(&v))[1] = unsafe.Pointer(p)
+	return v
+}
+
 func (d *decoder) enter(at int) error {
 	d.depth++
 	if d.depth > d.maxDepth {
@@ -401,11 +432,11 @@ func (d *decoder) svTag(at int, tag byte) (perlcompat.Value, error) {
 	case tag < tagVARINT:
 		return perlcompat.Int(int(tag) - 32), nil
 	case tag >= tagSHORTBINARY0:
-		b, err := d.take(int(tag - tagSHORTBINARY0))
+		str, err := d.takeStr(int(tag - tagSHORTBINARY0))
 		if err != nil {
 			return nil, err
 		}
-		return perlcompat.Str{S: string(b)}, nil
+		return d.boxStr(perlcompat.Str{S: str}), nil
 	case tag >= tagHASHREF0:
 		h := &perlcompat.Hash{}
 		return h, d.hashBody(h, int(tag-tagHASHREF0))
@@ -460,7 +491,11 @@ func (d *decoder) svTag(at int, tag byte) (perlcompat.Value, error) {
 		}
 		return perlcompat.Float(float128(b)), nil
 	case tagBINARY, tagSTRUTF8:
-		return d.str(at, tag)
+		str, err := d.str(at, tag)
+		if err != nil {
+			return nil, err
+		}
+		return d.boxStr(str), nil
 	case tagREFN:
 		return d.refTarget()
 	case tagREFP:
@@ -541,14 +576,14 @@ func (d *decoder) str(at int, tag byte) (perlcompat.Str, error) {
 	if err != nil {
 		return perlcompat.Str{}, err
 	}
-	b, _ := d.take(n)
+	str, _ := d.takeStr(n)
 	if tag == tagBINARY {
-		return perlcompat.Str{S: string(b)}, nil
+		return perlcompat.Str{S: str}, nil
 	}
-	if !utf8.Valid(b) {
+	if !utf8.ValidString(str) {
 		return perlcompat.Str{}, d.errf(at, "STR_UTF8 is not valid UTF-8")
 	}
-	return perlcompat.Str{S: string(b), UTF8: true}, nil
+	return perlcompat.Str{S: str, UTF8: true}, nil
 }
 
 // refTarget decodes what follows a REFN: a container (the reference is
@@ -759,13 +794,17 @@ func (d *decoder) plainAt(at int, strOnly bool) (perlcompat.Value, error) {
 		}
 		return v, nil
 	case tag >= tagSHORTBINARY0:
-		b, err := d.take(int(tag - tagSHORTBINARY0))
+		str, err := d.takeStr(int(tag - tagSHORTBINARY0))
 		if err != nil {
 			return nil, err
 		}
-		return perlcompat.Str{S: string(b)}, nil
+		return d.boxStr(perlcompat.Str{S: str}), nil
 	case tag == tagBINARY || tag == tagSTRUTF8:
-		return d.str(at, tag)
+		str, err := d.str(at, tag)
+		if err != nil {
+			return nil, err
+		}
+		return d.boxStr(str), nil
 	case strOnly:
 		return nil, d.errf(at, "tag 0x%02x where a string belongs", tag)
 	case tag < tagVARINT, tag >= tagVARINT && tag <= tagUNDEF, tag == tagFLOAT128,
