@@ -121,9 +121,18 @@ func (e *entity) refTo() perlcompat.Value {
 }
 
 type decoder struct {
-	body     []byte
-	sbody    string // body copied once: decoded strings are slices of it
+	body  []byte
+	sbody string // body copied once: decoded strings are slices of it
+
+	// Slabs: values, containers and their slices are carved from chunks
+	// sized from the body, so a message of many small hashes costs a few
+	// allocations instead of several per hash.
 	strs     []perlcompat.Str
+	ints     []perlcompat.Int
+	hashes   []perlcompat.Hash
+	arrays   []perlcompat.Array
+	entries  []perlcompat.Entry
+	values   []perlcompat.Value
 	pos      int
 	base     int // protocol offset of body[0]
 	version  int
@@ -372,6 +381,71 @@ func (d *decoder) boxStr(s perlcompat.Str) perlcompat.Value {
 	return v
 }
 
+// slabLen is the chunk length for items of about per bytes each.
+func (d *decoder) slabLen(per, lo, hi int) int {
+	return min(max(len(d.body)/per, lo), hi)
+}
+
+// boxInt is boxStr for integers (Go boxes 0..255 without allocating).
+func (d *decoder) boxInt(i perlcompat.Int) perlcompat.Value {
+	if i >= 0 && i < 256 {
+		return i
+	}
+	if len(d.ints) == 0 {
+		d.ints = make([]perlcompat.Int, d.slabLen(64, 2, 1024))
+	}
+	p := &d.ints[0]
+	*p = i
+	d.ints = d.ints[1:]
+	var v perlcompat.Value = perlcompat.Int(0)
+	(*[2]unsafe.Pointer)(unsafe.Pointer(&v))[1] = unsafe.Pointer(p)
+	return v
+}
+
+func (d *decoder) newHash() *perlcompat.Hash {
+	if len(d.hashes) == 0 {
+		d.hashes = make([]perlcompat.Hash, d.slabLen(128, 2, 256))
+	}
+	h := &d.hashes[0]
+	d.hashes = d.hashes[1:]
+	return h
+}
+
+func (d *decoder) newArray() *perlcompat.Array {
+	if len(d.arrays) == 0 {
+		d.arrays = make([]perlcompat.Array, d.slabLen(128, 2, 256))
+	}
+	a := &d.arrays[0]
+	d.arrays = d.arrays[1:]
+	return a
+}
+
+// entrySlice and valueSlice return zero-length slices with capacity n
+// whose appends cannot reach into the rest of the slab.
+func (d *decoder) entrySlice(n int) []perlcompat.Entry {
+	if n > 256 {
+		return make([]perlcompat.Entry, 0, n)
+	}
+	if len(d.entries) < n {
+		d.entries = make([]perlcompat.Entry, max(n, d.slabLen(16, 8, 4096)))
+	}
+	es := d.entries[:0:n]
+	d.entries = d.entries[n:]
+	return es
+}
+
+func (d *decoder) valueSlice(n int) []perlcompat.Value {
+	if n > 256 {
+		return make([]perlcompat.Value, 0, n)
+	}
+	if len(d.values) < n {
+		d.values = make([]perlcompat.Value, max(n, d.slabLen(16, 8, 4096)))
+	}
+	vs := d.values[:0:n]
+	d.values = d.values[n:]
+	return vs
+}
+
 func (d *decoder) enter(at int) error {
 	d.depth++
 	if d.depth > d.maxDepth {
@@ -438,10 +512,10 @@ func (d *decoder) svTag(at int, tag byte) (perlcompat.Value, error) {
 		}
 		return d.boxStr(perlcompat.Str{S: str}), nil
 	case tag >= tagHASHREF0:
-		h := &perlcompat.Hash{}
+		h := d.newHash()
 		return h, d.hashBody(h, int(tag-tagHASHREF0))
 	case tag >= tagARRAYREF0:
-		a := &perlcompat.Array{}
+		a := d.newArray()
 		return a, d.arrayBody(a, int(tag-tagARRAYREF0))
 	}
 	switch tag {
@@ -453,13 +527,13 @@ func (d *decoder) svTag(at int, tag byte) (perlcompat.Value, error) {
 		if u > math.MaxInt64 {
 			return perlcompat.Uint(u), nil
 		}
-		return perlcompat.Int(u), nil
+		return d.boxInt(perlcompat.Int(u)), nil
 	case tagZIGZAG:
 		u, err := d.uvarint()
 		if err != nil {
 			return nil, err
 		}
-		return perlcompat.Int(int64(u>>1) ^ -int64(u&1)), nil
+		return d.boxInt(perlcompat.Int(int64(u>>1) ^ -int64(u&1))), nil
 	case tagFLOAT:
 		b, err := d.take(4)
 		if err != nil {
@@ -598,9 +672,14 @@ func (d *decoder) refTarget() (perlcompat.Value, error) {
 	if t := tag &^ trackFlag; t == tagARRAY || t == tagHASH {
 		d.pos++
 		var c perlcompat.Value
-		a, h := &perlcompat.Array{}, &perlcompat.Hash{}
-		if c = h; t == tagARRAY {
+		var a *perlcompat.Array
+		var h *perlcompat.Hash
+		if t == tagARRAY {
+			a = d.newArray()
 			c = a
+		} else {
+			h = d.newHash()
+			c = h
 		}
 		if tag&trackFlag != 0 {
 			// Registered before the contents, so a REFP inside finds it
@@ -639,7 +718,7 @@ func (d *decoder) arrayBody(a *perlcompat.Array, n int) error {
 	if n > len(d.body)-d.pos {
 		return d.errAt(d.pos, ErrTruncated)
 	}
-	a.Elems = make([]perlcompat.Value, 0, n)
+	a.Elems = d.valueSlice(n)
 	for i := 0; i < n; i++ {
 		v, err := d.sv()
 		if err != nil {
@@ -659,7 +738,7 @@ func (d *decoder) hashBody(h *perlcompat.Hash, n int) error {
 	if n > (len(d.body)-d.pos)/2 {
 		return d.errAt(d.pos, ErrTruncated)
 	}
-	h.Entries = make([]perlcompat.Entry, 0, n)
+	h.Entries = d.entrySlice(n)
 	var index map[string]struct{}
 	if n > keyIndexThreshold {
 		index = make(map[string]struct{}, n)
