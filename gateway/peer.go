@@ -2,13 +2,35 @@ package gateway
 
 import (
 	"context"
+	"sync/atomic"
 
 	"github.com/ikcgate/ikcgate/perlcompat"
 	"github.com/ikcgate/ikcgate/protocol"
 )
 
 // Peer is a negotiated channel to a remote kernel.
-type Peer struct{ ch *channel }
+type Peer struct {
+	ch   *channel
+	dest atomic.Pointer[peerDest] // the last destination parsed
+}
+
+type peerDest struct {
+	to string
+	sp protocol.Specifier
+}
+
+// destination is to on this peer's kernel, parsed once for a peer that
+// is sent to the same state again and again.
+func (p *Peer) destination(to string) (protocol.Specifier, error) {
+	if d := p.dest.Load(); d != nil && d.to == to {
+		return d.sp, nil
+	}
+	sp, err := parseDestination(p.ch.remoteID + "/" + to)
+	if err == nil {
+		p.dest.Store(&peerDest{to: to, sp: sp})
+	}
+	return sp, err
+}
 
 // RemoteID is the remote kernel's ID (its first announced name).
 func (p *Peer) RemoteID() string { return p.ch.remoteID }
@@ -68,7 +90,7 @@ func (p *Peer) prepare(to string, params any, opts []PostOption) (protocol.Speci
 	for _, f := range opts {
 		f(&o)
 	}
-	sp, err := parseDestination(p.ch.remoteID + "/" + to)
+	sp, err := p.destination(to)
 	if err != nil {
 		return sp, nil, o, err
 	}

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
@@ -324,6 +325,27 @@ func (s Specifier) Value() *perlcompat.Hash {
 // it reads back as s (what Perl's own post and call send), else the hash
 // form (needed for IKC:proxy, receipt states, names with '.', ':' or '/').
 func (s Specifier) wireValue() perlcompat.Value {
+	// The same target over and over (a client posting to one state) is
+	// rendered and checked once.
+	if c := lastWire.Load(); c != nil && c.sp == s {
+		return c.v
+	}
+	v := s.renderWire()
+	if _, isStr := v.(perlcompat.Str); isStr { // the hash form is mutable: never shared
+		lastWire.Store(&wireEntry{sp: s, v: v})
+	}
+	return v
+}
+
+// wireEntry is wireValue's one-entry cache, of string forms only.
+type wireEntry struct {
+	sp Specifier
+	v  perlcompat.Value
+}
+
+var lastWire atomic.Pointer[wireEntry]
+
+func (s Specifier) renderWire() perlcompat.Value {
 	str := s.String()
 	if s.HasArgs && s.Args != "" {
 		str += "?" + s.Args

@@ -60,6 +60,7 @@ func (e *Encoder) NFreeze(dst []byte, v perlcompat.Value) ([]byte, error) {
 		return dst, fmt.Errorf("%w, not %s", ErrNotReference, typeName(v))
 	}
 	st := encodeState{buf: append(dst, 0x05, 0x0b), maxDepth: e.Limits.withDefaults().MaxDepth}
+	st.seenList = st.seenBuf[:0] // a request's few containers need no allocation
 	if err := st.referent(v, 1); err != nil {
 		return dst, err
 	}
@@ -88,6 +89,7 @@ type encodeState struct {
 	maxDepth int
 
 	seenList []seenPtr
+	seenBuf  [8]seenPtr
 	seenMap  map[perlcompat.Value]uint32
 	classes  []string // index = class number
 	classMap map[string]uint32
