@@ -9,11 +9,11 @@ import (
 	"math"
 	"math/big"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/golang/snappy"
 
 	"github.com/ikcgate/ikcgate/perlcompat"
+	"github.com/ikcgate/ikcgate/perlcompat/internal/slab"
 )
 
 // Sereal tags (sereal_spec.pod). The high bit of a tag byte is the track
@@ -124,15 +124,7 @@ type decoder struct {
 	body  []byte
 	sbody string // body copied once: decoded strings are slices of it
 
-	// Slabs: values, containers and their slices are carved from chunks
-	// sized from the body, so a message of many small hashes costs a few
-	// allocations instead of several per hash.
-	strs     []perlcompat.Str
-	ints     []perlcompat.Int
-	hashes   []perlcompat.Hash
-	arrays   []perlcompat.Array
-	entries  []perlcompat.Entry
-	values   []perlcompat.Value
+	slab     slab.Slab // values, containers and their slices
 	pos      int
 	base     int // protocol offset of body[0]
 	version  int
@@ -263,6 +255,7 @@ func (f *Freezer) newDecoder(p []byte) (*decoder, error) {
 	}
 	d.body, d.pos = body, 0
 	d.sbody = string(body)
+	d.slab = slab.New(len(body))
 	if version == 1 {
 		// Protocol 1 offsets count from the first byte of the document.
 		d.base = start
@@ -364,88 +357,6 @@ func (d *decoder) takeStr(n int) (string, error) {
 	return str, nil
 }
 
-// boxStr returns s as a Value without an allocation per string: the Str
-// lives in a slab and the interface points at it (converting a Str to an
-// interface the ordinary way copies it to a fresh heap object). The slab
-// is never written again after the Str is stored, so the value is as
-// immutable as an ordinary boxed one.
-func (d *decoder) boxStr(s perlcompat.Str) perlcompat.Value {
-	if len(d.strs) == 0 {
-		d.strs = make([]perlcompat.Str, min(max(len(d.body)/32, 2), 1024))
-	}
-	p := &d.strs[0]
-	*p = s
-	d.strs = d.strs[1:]
-	var v perlcompat.Value = perlcompat.Str{} // the Str type word, no allocation
-	(*[2]unsafe.Pointer)(unsafe.Pointer(&v))[1] = unsafe.Pointer(p)
-	return v
-}
-
-// slabLen is the chunk length for items of about per bytes each.
-func (d *decoder) slabLen(per, lo, hi int) int {
-	return min(max(len(d.body)/per, lo), hi)
-}
-
-// boxInt is boxStr for integers (Go boxes 0..255 without allocating).
-func (d *decoder) boxInt(i perlcompat.Int) perlcompat.Value {
-	if i >= 0 && i < 256 {
-		return i
-	}
-	if len(d.ints) == 0 {
-		d.ints = make([]perlcompat.Int, d.slabLen(64, 2, 1024))
-	}
-	p := &d.ints[0]
-	*p = i
-	d.ints = d.ints[1:]
-	var v perlcompat.Value = perlcompat.Int(0)
-	(*[2]unsafe.Pointer)(unsafe.Pointer(&v))[1] = unsafe.Pointer(p)
-	return v
-}
-
-func (d *decoder) newHash() *perlcompat.Hash {
-	if len(d.hashes) == 0 {
-		d.hashes = make([]perlcompat.Hash, d.slabLen(128, 2, 256))
-	}
-	h := &d.hashes[0]
-	d.hashes = d.hashes[1:]
-	return h
-}
-
-func (d *decoder) newArray() *perlcompat.Array {
-	if len(d.arrays) == 0 {
-		d.arrays = make([]perlcompat.Array, d.slabLen(128, 2, 256))
-	}
-	a := &d.arrays[0]
-	d.arrays = d.arrays[1:]
-	return a
-}
-
-// entrySlice and valueSlice return zero-length slices with capacity n
-// whose appends cannot reach into the rest of the slab.
-func (d *decoder) entrySlice(n int) []perlcompat.Entry {
-	if n > 256 {
-		return make([]perlcompat.Entry, 0, n)
-	}
-	if len(d.entries) < n {
-		d.entries = make([]perlcompat.Entry, max(n, d.slabLen(16, 8, 4096)))
-	}
-	es := d.entries[:0:n]
-	d.entries = d.entries[n:]
-	return es
-}
-
-func (d *decoder) valueSlice(n int) []perlcompat.Value {
-	if n > 256 {
-		return make([]perlcompat.Value, 0, n)
-	}
-	if len(d.values) < n {
-		d.values = make([]perlcompat.Value, max(n, d.slabLen(16, 8, 4096)))
-	}
-	vs := d.values[:0:n]
-	d.values = d.values[n:]
-	return vs
-}
-
 func (d *decoder) enter(at int) error {
 	d.depth++
 	if d.depth > d.maxDepth {
@@ -510,12 +421,12 @@ func (d *decoder) svTag(at int, tag byte) (perlcompat.Value, error) {
 		if err != nil {
 			return nil, err
 		}
-		return d.boxStr(perlcompat.Str{S: str}), nil
+		return d.slab.Str(perlcompat.Str{S: str}), nil
 	case tag >= tagHASHREF0:
-		h := d.newHash()
+		h := d.slab.Hash()
 		return h, d.hashBody(h, int(tag-tagHASHREF0))
 	case tag >= tagARRAYREF0:
-		a := d.newArray()
+		a := d.slab.Array()
 		return a, d.arrayBody(a, int(tag-tagARRAYREF0))
 	}
 	switch tag {
@@ -527,13 +438,13 @@ func (d *decoder) svTag(at int, tag byte) (perlcompat.Value, error) {
 		if u > math.MaxInt64 {
 			return perlcompat.Uint(u), nil
 		}
-		return d.boxInt(perlcompat.Int(u)), nil
+		return d.slab.Int(perlcompat.Int(u)), nil
 	case tagZIGZAG:
 		u, err := d.uvarint()
 		if err != nil {
 			return nil, err
 		}
-		return d.boxInt(perlcompat.Int(int64(u>>1) ^ -int64(u&1))), nil
+		return d.slab.Int(perlcompat.Int(int64(u>>1) ^ -int64(u&1))), nil
 	case tagFLOAT:
 		b, err := d.take(4)
 		if err != nil {
@@ -569,7 +480,7 @@ func (d *decoder) svTag(at int, tag byte) (perlcompat.Value, error) {
 		if err != nil {
 			return nil, err
 		}
-		return d.boxStr(str), nil
+		return d.slab.Str(str), nil
 	case tagREFN:
 		return d.refTarget()
 	case tagREFP:
@@ -675,10 +586,10 @@ func (d *decoder) refTarget() (perlcompat.Value, error) {
 		var a *perlcompat.Array
 		var h *perlcompat.Hash
 		if t == tagARRAY {
-			a = d.newArray()
+			a = d.slab.Array()
 			c = a
 		} else {
-			h = d.newHash()
+			h = d.slab.Hash()
 			c = h
 		}
 		if tag&trackFlag != 0 {
@@ -718,14 +629,15 @@ func (d *decoder) arrayBody(a *perlcompat.Array, n int) error {
 	if n > len(d.body)-d.pos {
 		return d.errAt(d.pos, ErrTruncated)
 	}
-	a.Elems = d.valueSlice(n)
-	for i := 0; i < n; i++ {
+	elems := d.slab.Values(n)
+	for i := range elems {
 		v, err := d.sv()
 		if err != nil {
 			return err
 		}
-		a.Elems = append(a.Elems, v)
+		elems[i] = v
 	}
+	a.Elems = elems
 	return nil
 }
 
@@ -738,7 +650,7 @@ func (d *decoder) hashBody(h *perlcompat.Hash, n int) error {
 	if n > (len(d.body)-d.pos)/2 {
 		return d.errAt(d.pos, ErrTruncated)
 	}
-	h.Entries = d.entrySlice(n)
+	h.Entries = d.slab.Entries(n)
 	var index map[string]struct{}
 	if n > keyIndexThreshold {
 		index = make(map[string]struct{}, n)
@@ -877,13 +789,13 @@ func (d *decoder) plainAt(at int, strOnly bool) (perlcompat.Value, error) {
 		if err != nil {
 			return nil, err
 		}
-		return d.boxStr(perlcompat.Str{S: str}), nil
+		return d.slab.Str(perlcompat.Str{S: str}), nil
 	case tag == tagBINARY || tag == tagSTRUTF8:
 		str, err := d.str(at, tag)
 		if err != nil {
 			return nil, err
 		}
-		return d.boxStr(str), nil
+		return d.slab.Str(str), nil
 	case strOnly:
 		return nil, d.errf(at, "tag 0x%02x where a string belongs", tag)
 	case tag < tagVARINT, tag >= tagVARINT && tag <= tagUNDEF, tag == tagFLOAT128,

@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"math"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/ikcgate/ikcgate/perlcompat"
+	"github.com/ikcgate/ikcgate/perlcompat/internal/slab"
 )
 
 // Decoder thaws Storable images. The zero value is ready to use with
@@ -75,6 +75,7 @@ func (d *Decoder) Thaw(img []byte) (perlcompat.Value, error) {
 		src:   string(img),
 		lim:   d.Limits.withDefaults(),
 		allow: d.AllowClass,
+		slab:  slab.New(len(img)),
 	}
 	if err := st.header(); err != nil {
 		return nil, err
@@ -201,100 +202,7 @@ type decodeState struct {
 	memo      map[int32]int32 // tag of a scalar or reference item: 1 + index in objs of the *Ref to it
 	classes   []string
 
-	// Slabs: containers and their slices are carved from chunks sized
-	// from the image, so a message of many small hashes costs a few
-	// allocations instead of several per hash.
-	strs    []perlcompat.Str
-	ints    []perlcompat.Int
-	hashes  []perlcompat.Hash
-	arrays  []perlcompat.Array
-	entries []perlcompat.Entry
-	values  []perlcompat.Value
-}
-
-// slabLen is the chunk length for items of about per bytes each: a small
-// image gets small chunks, so a 150-byte request allocates little.
-func (d *decodeState) slabLen(per, lo, hi int) int {
-	return min(max(len(d.src)/per, lo), hi)
-}
-
-// boxStr returns s as a Value without an allocation per string: the Str
-// lives in a slab and the interface points at it. Converting a Str to an
-// interface the ordinary way copies it to a fresh heap object, which for
-// a message of many short strings was the decoder's biggest cost. The
-// slab is never written again after the Str is stored, so the value is as
-// immutable as an ordinary boxed one; it keeps its slab alive.
-func (d *decodeState) boxStr(s perlcompat.Str) perlcompat.Value {
-	if len(d.strs) == 0 {
-		d.strs = make([]perlcompat.Str, d.slabLen(48, 2, 1024))
-	}
-	p := &d.strs[0]
-	*p = s
-	d.strs = d.strs[1:]
-	var v perlcompat.Value = perlcompat.Str{} // the Str type word, no allocation
-	(*[2]unsafe.Pointer)(unsafe.Pointer(&v))[1] = unsafe.Pointer(p)
-	return v
-}
-
-// boxInt is boxStr for integers (Go boxes 0..255 without allocating; the
-// rest would cost one allocation each).
-func (d *decodeState) boxInt(i perlcompat.Int) perlcompat.Value {
-	if i >= 0 && i < 256 {
-		return i
-	}
-	if len(d.ints) == 0 {
-		d.ints = make([]perlcompat.Int, d.slabLen(64, 2, 1024))
-	}
-	p := &d.ints[0]
-	*p = i
-	d.ints = d.ints[1:]
-	var v perlcompat.Value = perlcompat.Int(0)
-	(*[2]unsafe.Pointer)(unsafe.Pointer(&v))[1] = unsafe.Pointer(p)
-	return v
-}
-
-func (d *decodeState) newHash() *perlcompat.Hash {
-	if len(d.hashes) == 0 {
-		d.hashes = make([]perlcompat.Hash, d.slabLen(128, 2, 256))
-	}
-	h := &d.hashes[0]
-	d.hashes = d.hashes[1:]
-	return h
-}
-
-func (d *decodeState) newArray() *perlcompat.Array {
-	if len(d.arrays) == 0 {
-		d.arrays = make([]perlcompat.Array, d.slabLen(128, 2, 256))
-	}
-	a := &d.arrays[0]
-	d.arrays = d.arrays[1:]
-	return a
-}
-
-// entrySlice returns a zero-length slice with capacity n whose append
-// cannot reach into the rest of the slab.
-func (d *decodeState) entrySlice(n int) []perlcompat.Entry {
-	if n > 256 {
-		return make([]perlcompat.Entry, 0, n)
-	}
-	if len(d.entries) < n {
-		d.entries = make([]perlcompat.Entry, max(n, d.slabLen(16, 8, 4096)))
-	}
-	es := d.entries[:0:n]
-	d.entries = d.entries[n:]
-	return es
-}
-
-func (d *decodeState) valueSlice(n int) []perlcompat.Value {
-	if n > 256 {
-		return make([]perlcompat.Value, n)
-	}
-	if len(d.values) < n {
-		d.values = make([]perlcompat.Value, max(n, d.slabLen(16, 8, 4096)))
-	}
-	vs := d.values[:n:n]
-	d.values = d.values[n:]
-	return vs
+	slab slab.Slab // values, containers and their slices
 }
 
 // byteVals holds SX_BYTE values boxed once.
@@ -622,7 +530,7 @@ func (d *decodeState) scalarBody(op byte, off int) (perlcompat.Value, error) {
 			return nil, d.truncated(off, op, fmt.Sprintf("%d-byte string, %d bytes left", n, len(d.src)-d.pos))
 		}
 		// Perl's thaw of an empty UTF-8 string gives an unflagged "".
-		return d.boxStr(perlcompat.Str{S: s, UTF8: op == opUTF8Str && n > 0}), nil
+		return d.slab.Str(perlcompat.Str{S: s, UTF8: op == opUTF8Str && n > 0}), nil
 	case opLScalar, opLUTF8Str:
 		n, ok := d.u32()
 		if !ok {
@@ -632,7 +540,7 @@ func (d *decodeState) scalarBody(op byte, off int) (perlcompat.Value, error) {
 		if !ok {
 			return nil, d.truncated(off, op, fmt.Sprintf("%d-byte string, %d bytes left", n, len(d.src)-d.pos))
 		}
-		return d.boxStr(perlcompat.Str{S: s, UTF8: op == opLUTF8Str && n > 0}), nil
+		return d.slab.Str(perlcompat.Str{S: s, UTF8: op == opLUTF8Str && n > 0}), nil
 	case opByte:
 		if d.pos >= len(d.src) {
 			return nil, d.truncated(off, op, "byte")
@@ -647,7 +555,7 @@ func (d *decodeState) scalarBody(op byte, off int) (perlcompat.Value, error) {
 		s := d.src[d.pos : d.pos+4]
 		d.pos += 4
 		v := int32(uint32(s[0])<<24 | uint32(s[1])<<16 | uint32(s[2])<<8 | uint32(s[3]))
-		return d.boxInt(perlcompat.Int(v)), nil
+		return d.slab.Int(perlcompat.Int(v)), nil
 	case opInteger:
 		u, ok := d.native(d.ivSize)
 		if !ok {
@@ -657,7 +565,7 @@ func (d *decodeState) scalarBody(op byte, off int) (perlcompat.Value, error) {
 		if d.ivSize == 4 {
 			v = int64(int32(u))
 		}
-		return d.boxInt(perlcompat.Int(v)), nil
+		return d.slab.Int(perlcompat.Int(v)), nil
 	case opDouble:
 		if d.nvSize != 8 {
 			return nil, d.fail(off, op, fmt.Errorf("%w: %d-byte NV", ErrUnsupportedOpcode, d.nvSize))
@@ -713,13 +621,13 @@ func (d *decodeState) array(depth int, class int32, off int) (int32, perlcompat.
 	if uint64(n) > uint64(len(d.src)-d.pos) { // every element takes a byte
 		return 0, nil, d.truncated(off, opArray, fmt.Sprintf("%d elements, %d bytes left", n, len(d.src)-d.pos))
 	}
-	a := d.newArray()
+	a := d.slab.Array()
 	a.Class = d.className(class)
 	t := d.tags.add(mkEntry(kindContainer, d.object(a), 0))
 	if n == 0 {
 		return t, a, nil
 	}
-	elems := d.valueSlice(int(n))
+	elems := d.slab.Values(int(n))
 	for i := range elems {
 		_, v, err := d.child(depth+1, 0, opArray, off)
 		if err != nil {
@@ -753,13 +661,13 @@ func (d *decodeState) hash(depth int, class int32, op byte, off int) (int32, per
 	if uint64(n)*minEntry > uint64(len(d.src)-d.pos) {
 		return 0, nil, d.truncated(off, op, fmt.Sprintf("%d keys, %d bytes left", n, len(d.src)-d.pos))
 	}
-	h := d.newHash()
+	h := d.slab.Hash()
 	h.Class = d.className(class)
 	t := d.tags.add(mkEntry(kindContainer, d.object(h), 0))
 	if n == 0 {
 		return t, h, nil
 	}
-	es := d.entrySlice(int(n))
+	es := d.slab.Entries(int(n))
 	for i := uint32(0); i < n; i++ {
 		_, v, err := d.child(depth+1, 0, op, off)
 		if err != nil {

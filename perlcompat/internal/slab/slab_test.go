@@ -1,0 +1,36 @@
+package slab
+
+import (
+	"testing"
+
+	"github.com/ikcgate/ikcgate/perlcompat"
+)
+
+func TestBoxedValuesReadBackAndSlicesStayInTheirLane(t *testing.T) {
+	s := New(64)
+	var vals []perlcompat.Value
+	for i := 0; i < 100; i++ { // past several chunks
+		vals = append(vals, s.Str(perlcompat.Str{S: "s", UTF8: i%2 == 1}), s.Int(perlcompat.Int(i*1000-50000)))
+	}
+	for i := 0; i < 100; i++ {
+		if got := vals[2*i]; got != (perlcompat.Str{S: "s", UTF8: i%2 == 1}) {
+			t.Fatalf("Str %d came back as %#v", i, got)
+		}
+		if got := vals[2*i+1]; got != perlcompat.Int(i*1000-50000) {
+			t.Fatalf("Int %d came back as %#v", i, got)
+		}
+	}
+	// An append past a slice's capacity must not overwrite its neighbour.
+	a, b := s.Entries(2), s.Entries(2)
+	b = append(b, perlcompat.Entry{Key: perlcompat.Str{S: "b"}})
+	a = append(a, perlcompat.Entry{Key: perlcompat.Str{S: "a1"}}, perlcompat.Entry{Key: perlcompat.Str{S: "a2"}}, perlcompat.Entry{Key: perlcompat.Str{S: "a3"}})
+	if b[0].Key.S != "b" || a[2].Key.S != "a3" {
+		t.Fatalf("entries overlap: a %v, b %v", a, b)
+	}
+	if v := s.Values(3); len(v) != 3 || cap(v) != 3 {
+		t.Fatalf("Values(3): len %d cap %d", len(v), cap(v))
+	}
+	if h, a := s.Hash(), s.Array(); h == s.Hash() || a == s.Array() {
+		t.Fatal("a container was handed out twice")
+	}
+}
