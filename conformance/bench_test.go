@@ -120,13 +120,18 @@ func bigBenchMessage() perlcompat.Value {
 			Set("session", perlcompat.Int(2)).Set("state", perlcompat.Text("bulk_reply")))
 }
 
-func BenchmarkThaw(b *testing.B) {
-	for _, in := range benchInputs(b) {
+func BenchmarkThaw(b *testing.B)    { benchDecode(b, benchInputs(b), storable.Thaw) }
+func BenchmarkNFreeze(b *testing.B) { benchEncode(b, benchInputs(b), storable.Thaw, storable.NFreeze) }
+
+// benchDecode times decode on each input; benchEncode times encode of what
+// decode made of it.
+func benchDecode(b *testing.B, inputs []benchInput, decode func([]byte) (perlcompat.Value, error)) {
+	for _, in := range inputs {
 		b.Run(in.name, func(b *testing.B) {
 			b.SetBytes(int64(len(in.img)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := storable.Thaw(in.img); err != nil {
+				if _, err := decode(in.img); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -134,9 +139,9 @@ func BenchmarkThaw(b *testing.B) {
 	}
 }
 
-func BenchmarkNFreeze(b *testing.B) {
-	for _, in := range benchInputs(b) {
-		v, err := storable.Thaw(in.img)
+func benchEncode(b *testing.B, inputs []benchInput, decode func([]byte) (perlcompat.Value, error), encode func([]byte, perlcompat.Value) ([]byte, error)) {
+	for _, in := range inputs {
+		v, err := decode(in.img)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -145,7 +150,7 @@ func BenchmarkNFreeze(b *testing.B) {
 			b.ReportAllocs()
 			var buf []byte
 			for b.Loop() {
-				if buf, err = storable.NFreeze(buf[:0], v); err != nil {
+				if buf, err = encode(buf[:0], v); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -156,35 +161,7 @@ func BenchmarkNFreeze(b *testing.B) {
 // BenchmarkSerealDecode and BenchmarkSerealEncode are row 10's Sereal
 // half: the same values as BenchmarkThaw, in Sereal protocol 3 as
 // ikcgate::Sereal writes them.
-func BenchmarkSerealDecode(b *testing.B) {
-	for _, in := range serealInputs(b) {
-		b.Run(in.name, func(b *testing.B) {
-			b.SetBytes(int64(len(in.img)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := serealBench.Thaw(in.img); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}
-
+func BenchmarkSerealDecode(b *testing.B) { benchDecode(b, serealInputs(b), serealBench.Thaw) }
 func BenchmarkSerealEncode(b *testing.B) {
-	for _, in := range serealInputs(b) {
-		v, err := serealBench.Thaw(in.img)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Run(in.name, func(b *testing.B) {
-			b.SetBytes(int64(len(in.img)))
-			b.ReportAllocs()
-			var buf []byte
-			for b.Loop() {
-				if buf, err = serealBench.Freeze(buf[:0], v); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	benchEncode(b, serealInputs(b), serealBench.Thaw, serealBench.Freeze)
 }
