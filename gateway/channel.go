@@ -32,15 +32,16 @@ import (
 //   - the worker runs queued handlers one request at a time, in arrival
 //     order, as a Perl kernel does, so a post followed by a call sees the
 //     post done; hmu keeps it and the reader from running two at once;
-//   - the writer drains the send queue with one writev per batch, so
-//     bursts take one syscall.
+//   - the writer drains the send queue in writevs of up to sixteen frames,
+//     so a burst takes few syscalls.
 //
-// Senders freeze and frame their message on their own goroutine. When
-// nothing is queued and nobody is writing, a sender writes its frame
-// itself with a non-blocking write (see writeInline): a sequential call
-// then costs no goroutine hand-off to send. Otherwise, or when the socket
-// takes only part of the frame, the bytes go to the writer through the
-// queue, which is bounded (Config.SendQueue).
+// Senders freeze and frame their message on their own goroutine. A frame
+// someone waits for (a call, a reply) is written by its sender with a
+// non-blocking write when nothing is queued and nobody else is writing
+// (see enqueue and writeInline): a sequential call then costs no
+// goroutine hand-off to send. Posts, frames behind others, and what the
+// socket does not take at once go to the writer through the queue, which
+// is bounded (Config.SendQueue).
 type channel struct {
 	k          *Kernel
 	nc         net.Conn
