@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ikcgate/ikcgate/perlcompat"
+	"github.com/ikcgate/ikcgate/protocol"
 )
 
 // upstreamSetup is client -> gateway -> upstream, all Go kernels here (the
@@ -203,5 +204,85 @@ func TestForwardedCallsDoNotHoldTheClientsChannel(t *testing.T) {
 	}
 	if err := <-shut; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestASlowClientDoesNotHoldTheUpstreamsAnswers: answers from an upstream
+// are relayed by the upstream channel's reader; when a client's send
+// queue is full, its answer waits on a goroutine of its own, so other
+// clients' answers through the same upstream keep coming, and the slow
+// client still gets its answer once it reads.
+func TestASlowClientDoesNotHoldTheUpstreamsAnswers(t *testing.T) {
+	checkGoroutines(t)
+	up, upAddr := newKernel(t, testConfig(t, "Up"))
+	up.HandleFunc("svc/echo", echo)
+	release := make(chan struct{})
+	up.HandleFunc("svc/hold", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return perlcompat.Text("held"), nil
+	})
+	cfg := testConfig(t, "Gw")
+	cfg.SendQueue = 4
+	gw, gwAddr := newKernel(t, cfg)
+	u := gw.NewUpstream("tcp", upAddr, UpstreamOptions{LinkOptions: LinkOptions{MinBackoff: 10 * time.Millisecond}})
+	t.Cleanup(u.Close)
+	gw.Handle("svc/*", u)
+
+	// The slow client: a hand-driven peer that stops reading.
+	slow := dialRaw(t, gwAddr, "Slow")
+	slow.fr = protocol.NewFrameReader(slow.nc, slow.fr.Buffered(), 64<<20)
+	waitRegistered(gw, "Slow")
+	call := &protocol.Request{
+		Event: protocol.Specifier{Kernel: "Gw", Session: "svc", State: "hold"},
+		From:  &protocol.Specifier{Kernel: "Slow", Session: "cli", State: "x"},
+		Rsvp:  &protocol.Specifier{Kernel: "Slow", Session: "cli", State: "answer"},
+	}
+	call.Params = perlcompat.NewArray()
+	slow.write(call)
+
+	// Fill the slow client's socket, then its send queue.
+	ch := gw.lookup("Slow")
+	big := strings.Repeat("p", 1<<20)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	posted := 0
+	for full := false; !full; {
+		pctx, pcancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		err := gw.Post(pctx, "Slow/cli/x", big)
+		pcancel()
+		if err == nil {
+			posted++
+		}
+		ch.sendq.mu.Lock()
+		full = len(ch.sendq.frames) == ch.sendq.max
+		ch.sendq.mu.Unlock()
+	}
+	close(release) // the upstream answers svc/hold; it cannot be queued now
+
+	// Another client's calls through the same upstream are answered.
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	peer, err := cli.Dial(ctx, "tcp", gwAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if v, err := peer.Call(ctx, "svc/echo", i); err != nil || v != perlcompat.Int(i) {
+			t.Fatalf("another client's call while the slow one is stuck: %v, %v", v, err)
+		}
+	}
+
+	// The slow client reads: its posts, then the answer.
+	for i := 0; i < posted; i++ {
+		if r := slow.read(); r.Target().State != "x" {
+			t.Fatalf("frame %d is for %q, want a post to x", i, r.Target().State)
+		}
+	}
+	ans := slow.read()
+	args, _ := ans.Args()
+	if ans.Target().State != "answer" || len(args) != 1 || args[0] != perlcompat.Text("held") {
+		t.Fatalf("the slow client's answer: %s %v", ans.Target().State, args)
 	}
 }
