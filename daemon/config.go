@@ -66,10 +66,13 @@ type Config struct {
 	Limits   Limits
 	Access   Access
 	// Routes are the published routes, in file order.
-	Routes       []Route
-	LogLevel     string
-	LogFormat    string
-	OpsListen    string // "" disables the operations HTTP server
+	Routes    []Route
+	LogLevel  string
+	LogFormat string
+	OpsListen string // "" disables the operations HTTP server
+	// OpsPprof serves net/http/pprof under /debug/pprof/ on the
+	// operations server: profiles of a gateway under its real load.
+	OpsPprof     bool
 	DrainTimeout time.Duration
 }
 
@@ -293,6 +296,7 @@ type rawLogging struct {
 
 type rawOperations struct {
 	Listen hcl.Expression `hcl:"listen,optional"`
+	Pprof  hcl.Expression `hcl:"pprof,optional"`
 }
 
 // decoder turns the raw schema into a Config, collecting every error.
@@ -580,6 +584,9 @@ func (d *decoder) build(raw *rawFile, reg *registry) *Config {
 			if err := validHostPort(cfg.OpsListen); err != nil {
 				d.errorf(o.Listen.Range(), "operations.listen", "%v", err)
 			}
+		}
+		if present(o.Pprof) {
+			d.decode(o.Pprof, "operations.pprof", &cfg.OpsPprof)
 		}
 	}
 

@@ -301,7 +301,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	var ops *http.Server
 	if opsLn != nil {
 		d.opsAddr = opsLn.Addr()
-		ops = &http.Server{Handler: d.opsHandler(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: d.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})}
+		ops = &http.Server{Handler: d.opsHandler(cfg.OpsPprof), ReadHeaderTimeout: 5 * time.Second, ErrorLog: d.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -693,6 +693,7 @@ func restartOnly(a, b *Config) []string {
 	diff("limits.send_queue", la.SendQueue == lb.SendQueue)
 	diff("limits.work_queue", la.WorkQueue == lb.WorkQueue)
 	diff("operations.listen", a.OpsListen == b.OpsListen)
+	diff("operations.pprof", a.OpsPprof == b.OpsPprof)
 	diff("logging.format", a.LogFormat == b.LogFormat)
 	sort.Strings(out)
 	return out

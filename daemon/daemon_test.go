@@ -426,6 +426,21 @@ func TestOperationsEndpointsReportHealthReadinessAndMetrics(t *testing.T) {
 	}
 }
 
+func TestPprofIsServedOnlyWhenOperationsPprofIsTrue(t *testing.T) {
+	checkGoroutines(t)
+	off := start(t, testConfigHCL, Options{})
+	if code, _ := httpGet(t, off.ops+"/debug/pprof/"); code != 404 {
+		t.Errorf("pprof off: /debug/pprof/ answered %d, want 404", code)
+	}
+	on := start(t, strings.Replace(testConfigHCL, "listen = \"127.0.0.1:0\"\n}", "listen = \"127.0.0.1:0\"\n  pprof = true\n}", 1), Options{})
+	if !on.d.Config().OpsPprof {
+		t.Fatal("operations.pprof = true not parsed")
+	}
+	if code, body := httpGet(t, on.ops+"/debug/pprof/goroutine?debug=1"); code != 200 || !strings.Contains(body, "goroutine profile") {
+		t.Errorf("pprof on: /debug/pprof/goroutine %d %.80s", code, body)
+	}
+}
+
 func TestDrainLetsAnInFlightCallFinishAndFlipsReadiness(t *testing.T) {
 	checkGoroutines(t)
 	r := start(t, testConfigHCL, Options{})

@@ -49,7 +49,7 @@
 //	    kind = "http"      url (required), timeout ["30s"], headers [{}]
 //	}
 //	logging { level ["info"]: trace|debug|info|warn|error|off, format ["text"]: text|json }
-//	operations { listen ["" off; "127.0.0.1:6604" in the default] }
+//	operations { listen ["" off; "127.0.0.1:6604" in the default], pprof [false] }
 //
 // Validation reports every error at once, each naming the key and
 // file:line:column (ConfigError). The embedded default (default.hcl) is
