@@ -41,14 +41,36 @@ type metrics struct {
 	draining          prometheus.Gauge
 	upstreamUpFunc    func() map[[2]string]bool // route pattern, address -> up
 	upstreamUpDesc    *prometheus.Desc
-	stateLabelsMu     sync.Mutex
-	stateLabels       map[[2]string]bool
+	stateMu           sync.RWMutex
+	states            map[[2]string]*stateSeries // at most maxStateLabels, plus _other
+}
+
+// stateSeries are one session/state pair's series, resolved once: a
+// label lookup per request (hashing three label values, twice) was a
+// tenth of a busy gateway's CPU.
+// A series appears with its first use, as it did when every request
+// looked its labels up.
+type stateSeries struct {
+	session, state string
+	duration       prometheus.Observer
+	posts, calls   lazyCounter
+	errs           lazyCounter
+}
+
+type lazyCounter struct {
+	once sync.Once
+	c    prometheus.Counter
+}
+
+func (l *lazyCounter) inc(vec *prometheus.CounterVec, labels ...string) {
+	l.once.Do(func() { l.c = vec.WithLabelValues(labels...) })
+	l.c.Inc()
 }
 
 var _ gateway.Observer = (*metrics)(nil)
 
 func newMetrics(version string, upstreams func() map[[2]string]bool) *metrics {
-	m := &metrics{reg: prometheus.NewRegistry(), stateLabels: map[[2]string]bool{}, upstreamUpFunc: upstreams}
+	m := &metrics{reg: prometheus.NewRegistry(), states: map[[2]string]*stateSeries{}, upstreamUpFunc: upstreams}
 	f := prometheus.NewCounterVec
 	m.connectionsOpen = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ikcgate_connections_open", Help: "IKC channels open now, by role (server: accepted, client: dialled)."}, []string{"role"})
 	m.channelsOpened = f(prometheus.CounterOpts{Name: "ikcgate_channels_opened_total", Help: "IKC channels negotiated, by role."}, []string{"role"})
@@ -105,19 +127,30 @@ func role(c gateway.ChannelInfo) string {
 	return "client"
 }
 
-// stateLabel bounds the label pairs (see maxStateLabels).
-func (m *metrics) stateLabel(session, state string) (string, string) {
+// series returns the pair's series, bounding the label pairs (see
+// maxStateLabels).
+func (m *metrics) series(session, state string) *stateSeries {
 	k := [2]string{session, state}
-	m.stateLabelsMu.Lock()
-	defer m.stateLabelsMu.Unlock()
-	if m.stateLabels[k] {
-		return session, state
+	m.stateMu.RLock()
+	ss := m.states[k]
+	m.stateMu.RUnlock()
+	if ss != nil {
+		return ss
 	}
-	if len(m.stateLabels) >= maxStateLabels {
-		return "_other", "_other"
+	m.stateMu.Lock()
+	defer m.stateMu.Unlock()
+	if ss := m.states[k]; ss != nil {
+		return ss
 	}
-	m.stateLabels[k] = true
-	return session, state
+	if len(m.states) >= maxStateLabels {
+		k = [2]string{"_other", "_other"}
+		if ss := m.states[k]; ss != nil {
+			return ss
+		}
+	}
+	ss = &stateSeries{session: k[0], state: k[1], duration: m.requestDuration.WithLabelValues(k[0], k[1])}
+	m.states[k] = ss
+	return ss
 }
 
 func (m *metrics) ChannelOpened(c gateway.ChannelInfo) {
@@ -148,16 +181,16 @@ func (m *metrics) FrameSent(_ *gateway.ChannelInfo, n int) {
 }
 
 func (m *metrics) RequestServed(_ *gateway.ChannelInfo, session, state string, call bool, took time.Duration, err error) {
-	session, state = m.stateLabel(session, state)
-	typ := "post"
+	ss := m.series(session, state)
 	if call {
-		typ = "call"
+		ss.calls.inc(m.requests, ss.session, ss.state, "call")
+	} else {
+		ss.posts.inc(m.requests, ss.session, ss.state, "post")
 	}
-	m.requests.WithLabelValues(session, state, typ).Inc()
 	if err != nil {
-		m.requestErrors.WithLabelValues(session, state).Inc()
+		ss.errs.inc(m.requestErrors, ss.session, ss.state)
 	}
-	m.requestDuration.WithLabelValues(session, state).Observe(took.Seconds())
+	ss.duration.Observe(took.Seconds())
 }
 
 func (m *metrics) CallFinished(_ string, took time.Duration, err error) {
