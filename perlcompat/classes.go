@@ -45,27 +45,26 @@ func (r *restricted) Thaw(payload []byte) (Value, error) {
 // firstRefused walks v once (shared and cyclic containers are visited
 // once) and returns the first class allow refuses.
 func (r *restricted) firstRefused(v Value) (string, bool) {
-	seen := map[any]bool{}
-	stack := []Value{v}
+	var seen visited
+	var stackBuf [32]Value
+	stack := append(stackBuf[:0], v)
 	check := func(class string) bool { return class != "" && !r.allow(class) }
 	for len(stack) > 0 {
 		v := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		switch x := v.(type) {
 		case *Array:
-			if x == nil || seen[x] {
+			if x == nil || !seen.first(x) {
 				continue
 			}
-			seen[x] = true
 			if check(x.Class) {
 				return x.Class, true
 			}
 			stack = append(stack, x.Elems...)
 		case *Hash:
-			if x == nil || seen[x] {
+			if x == nil || !seen.first(x) {
 				continue
 			}
-			seen[x] = true
 			if check(x.Class) {
 				return x.Class, true
 			}
@@ -73,10 +72,9 @@ func (r *restricted) firstRefused(v Value) (string, bool) {
 				stack = append(stack, e.Value)
 			}
 		case *Ref:
-			if x == nil || seen[x] {
+			if x == nil || !seen.first(x) {
 				continue
 			}
-			seen[x] = true
 			if check(x.Class) {
 				return x.Class, true
 			}
@@ -84,4 +82,37 @@ func (r *restricted) firstRefused(v Value) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// visited is a set of containers that costs no allocation for the few of
+// a typical request: a map per message was most of the check's time.
+type visited struct {
+	few  [16]any
+	n    int
+	many map[any]struct{}
+}
+
+// first reports whether c is met for the first time, and records it.
+func (s *visited) first(c any) bool {
+	if s.many == nil {
+		for _, x := range s.few[:s.n] {
+			if x == c {
+				return false
+			}
+		}
+		if s.n < len(s.few) {
+			s.few[s.n] = c
+			s.n++
+			return true
+		}
+		s.many = make(map[any]struct{}, 2*len(s.few))
+		for _, x := range s.few {
+			s.many[x] = struct{}{}
+		}
+	}
+	if _, ok := s.many[c]; ok {
+		return false
+	}
+	s.many[c] = struct{}{}
+	return true
 }
