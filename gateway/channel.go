@@ -65,12 +65,13 @@ type channel struct {
 	// a slow inline handler hands the read role to a new goroutine (see
 	// Kernel.watchInline), so replies to its own calls keep being read.
 	fr         *protocol.FrameReader
-	hmu        sync.Mutex    // held while a handler runs
-	queuedRq   atomic.Int64  // requests queued for the worker, not yet done
-	burst      atomic.Bool   // the reader has more input buffered: replies queue
-	lastFrame  atomic.Int64  // size of the last frame encoded, for the next buffer
-	inlineFrom atomic.Int64  // start (unix ns) of the inline handler; 0 none, -1 taken over
-	moved      chan struct{} // cap 1: the read role moved to the takeover
+	rd         protocol.RequestDecoder // the reader's, like fr
+	hmu        sync.Mutex              // held while a handler runs
+	queuedRq   atomic.Int64            // requests queued for the worker, not yet done
+	burst      atomic.Bool             // the reader has more input buffered: replies queue
+	lastFrame  atomic.Int64            // size of the last frame encoded, for the next buffer
+	inlineFrom atomic.Int64            // start (unix ns) of the inline handler; 0 none, -1 taken over
+	moved      chan struct{}           // cap 1: the read role moved to the takeover
 
 	// Inline writes (writeInline). wmu is held by whoever writes to nc;
 	// queued counts frames in sendq not yet written plus a pending
@@ -163,7 +164,7 @@ func (ch *channel) read() {
 			err = fmt.Errorf("thaw %d-byte %s frame: %w", len(payload), ch.freezer.Name(), err)
 			break
 		}
-		req, derr := protocol.DecodeRequest(v)
+		req, derr := ch.rd.Decode(v)
 		if req == nil || errors.Is(derr, protocol.ErrFromNotHash) {
 			// A Perl kernel dies on these; we close the channel instead.
 			err = fmt.Errorf("unusable request: %w", derr)

@@ -282,6 +282,41 @@ func TestDecodeRequestRefusesNonHashMessages(t *testing.T) {
 	}
 }
 
+func TestRequestDecoderGivesEachEventItsOwnSpecifierWhateverItRemembers(t *testing.T) {
+	// One decoder, as a channel's reader has, across events that differ
+	// from the last one in small ways: each must decode as DecodeRequest
+	// does, and a bad one must not be remembered as good.
+	events := []perlcompat.Value{
+		perlcompat.Text("poe://K/s/a"),
+		perlcompat.Text("poe://K/s/a"),
+		perlcompat.Text("poe://K/s/b"),
+		perlcompat.Bytes([]byte("poe://K/s/b")),
+		perlcompat.Bytes([]byte("poe://K/s/\xe9")),
+		perlcompat.Bytes([]byte("poe://K/s/\xe9")),
+		perlcompat.Text("poe://K/s/é"),
+		perlcompat.Bytes([]byte("poe://K/s/é")), // the same bytes, not characters: refused
+		perlcompat.Text("poe://K/s/é"),
+		perlcompat.Text("s/a"),
+		perlcompat.Text(""),
+		perlcompat.Text(""),
+		reqTestHash("kernel", "K", "session", "s", "state", "a"),
+		perlcompat.Text("poe://K/s/a?x=1"),
+		perlcompat.Text("poe://K/s/a"),
+	}
+	var d RequestDecoder
+	for i, ev := range events {
+		v := reqTestHash("event", ev, "params", perlcompat.NewArray())
+		want, wantErr := DecodeRequest(v)
+		got, err := d.Decode(v)
+		if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+			t.Errorf("event %d (%#v): error %v, DecodeRequest's %v", i, ev, err, wantErr)
+		}
+		if got.Event != want.Event {
+			t.Errorf("event %d (%#v): %+v, DecodeRequest's %+v", i, ev, got.Event, want.Event)
+		}
+	}
+}
+
 func reqTestHash(kv ...any) *perlcompat.Hash {
 	h := perlcompat.NewHash()
 	for i := 0; i < len(kv); i += 2 {
