@@ -312,28 +312,29 @@ func (ch *channel) workLoop() {
 
 func (ch *channel) writeLoop() {
 	defer close(ch.wdone)
-	// Frames queued together go out in one writev, without copying them
-	// into a buffer: an idle channel holds no write buffer at all.
-	var batch net.Buffers
+	// What is queued goes out in one writev, without copying the queue's
+	// chunks and large frames into a buffer: an idle channel holds no
+	// write buffer at all.
+	var bufs net.Buffers
 	var bytes int
 	flush := func() bool {
-		if len(batch) == 0 {
+		if len(bufs) == 0 {
 			return true
 		}
-		b := batch // writing consumes its receiver; keep batch's array
+		b := bufs // writing consumes its receiver; keep bufs' array
 		var err error
 		if ch.nbw != nil {
 			err = ch.nbw.writeAll(&b)
 		} else {
 			_, err = b.WriteTo(ch.nc)
 		}
-		for _, f := range batch {
-			bufpool.Put(f) // written: their big buffers serve the next frames
+		for _, f := range bufs {
+			bufpool.Put(f) // written: big buffers serve the next frames (chunks are too small to be kept)
 		}
-		clear(batch) // let the frames be collected
-		batch = batch[:0]
-		if cap(batch) > 16 {
-			batch = nil // a burst's storage is not kept while idle
+		clear(bufs) // let the frames be collected
+		bufs = bufs[:0]
+		if cap(bufs) > 16 {
+			bufs = nil // a burst's storage is not kept while idle
 		}
 		bytes = 0
 		if err != nil {
@@ -342,7 +343,7 @@ func (ch *channel) writeLoop() {
 		}
 		return true
 	}
-	var spare [][]byte
+	var spare batch
 	for {
 		select {
 		case <-ch.sendq.ready:
@@ -356,26 +357,25 @@ func (ch *channel) writeLoop() {
 		written := int64(0)
 		if p := ch.partial; p != nil {
 			ch.partial = nil
-			batch = append(batch, p)
+			bufs = append(bufs, p)
 			bytes += len(p)
 			written++
 		}
-		frames, stop := ch.sendq.take(spare)
-		for _, f := range frames {
-			ch.k.obs.FrameSent(&ch.info, len(f))
-			batch = append(batch, f)
+		b, stop := ch.sendq.take(spare)
+		for _, n := range b.sizes {
+			ch.k.obs.FrameSent(&ch.info, int(n))
+		}
+		written += int64(len(b.sizes))
+		for _, f := range b.frames {
+			bufs = append(bufs, f)
 			bytes += len(f)
-			written++
 			if bytes >= 256<<10 && !flush() {
 				ch.wmu.Unlock()
 				return
 			}
 		}
-		clear(frames)
-		if spare = frames; cap(spare) > 16 {
-			spare = nil
-		}
 		ok := flush()
+		spare = b.release()
 		ch.queued.Add(-written)
 		ch.wmu.Unlock()
 		if !ok {
@@ -391,36 +391,36 @@ func (ch *channel) writeLoop() {
 	}
 }
 
-// writeInline writes frame on the sender's goroutine when nothing is
+// writeInline writes fb's frame on the sender's goroutine when nothing is
 // queued and nobody is writing. The write does not block: what the socket
 // does not take at once is left to the writer, which finishes it before
 // anything else. It reports whether it took the frame (err: the channel
-// failed writing it).
-func (ch *channel) writeInline(frame []byte) (bool, error) {
+// failed writing it), and whether fb may be reused.
+func (ch *channel) writeInline(fb *frameBuf) (took, reuse bool, err error) {
 	if ch.nbw == nil || ch.queued.Load() != 0 || !ch.wmu.TryLock() {
-		return false, nil
+		return false, false, nil
 	}
 	defer ch.wmu.Unlock()
 	if ch.queued.Load() != 0 { // the writer took a frame before we locked
-		return false, nil
+		return false, false, nil
 	}
+	frame := fb.frame
 	n, err := ch.nbw.Write(frame)
 	if err != nil {
 		ch.fail(fmt.Errorf("write: %w", err))
-		return true, fmt.Errorf("%w: write: %v", ErrDisconnected, err)
+		return true, true, fmt.Errorf("%w: write: %v", ErrDisconnected, err)
 	}
 	ch.k.obs.FrameSent(&ch.info, len(frame))
 	if n == len(frame) {
-		bufpool.Put(frame)
-	} else {
-		ch.partial = frame[n:]
-		ch.queued.Add(1)
-		select {
-		case ch.kick <- struct{}{}:
-		default:
-		}
+		return true, true, nil
 	}
-	return true, nil
+	ch.partial = frame[n:]
+	ch.queued.Add(1)
+	select {
+	case ch.kick <- struct{}{}:
+	default:
+	}
+	return true, false, nil
 }
 
 // send freezes and frames msg and queues it. A call (someone waits for
@@ -439,38 +439,76 @@ func (ch *channel) sendFrame(ctx context.Context, msg *protocol.Request, waited 
 	if err := checkOutgoing(msg); err != nil {
 		return err
 	}
-	frame, err := ch.encode(msg)
+	fb, err := ch.encode(msg)
 	if err != nil {
 		return err
 	}
-	return ch.enqueue(ctx, frame, waited)
+	return ch.enqueue(ctx, fb, waited)
 }
 
-func (ch *channel) encode(msg *protocol.Request) ([]byte, error) {
+// frameBuf is a frame being sent: frame, its header included, lies at
+// the end of buf. Small ones are pooled: a post's frame is copied into
+// the send queue, or written inline, and its buffer serves the next one.
+type frameBuf struct {
+	buf, frame []byte
+	env        perlcompat.Hash // the message as a hash, rebuilt per frame
+}
+
+var frameBufs = sync.Pool{New: func() any { return new(frameBuf) }}
+
+// recycle gives fb back once its frame is written or copied. With owned
+// set the frame's buffer went to the writer or the queue, and is not kept.
+func (fb *frameBuf) recycle(owned bool) {
+	switch {
+	case owned:
+		fb.buf = nil // the writer gives it to bufpool once written
+	case cap(fb.buf) > smallFrame+64:
+		bufpool.Put(fb.buf) // kept there if big enough to be worth it
+		fb.buf = nil
+	}
+	fb.frame = nil
+	frameBufs.Put(fb)
+}
+
+func (ch *channel) encode(msg *protocol.Request) (*frameBuf, error) {
 	// Freeze behind room for the length header, then write the header in
-	// front of the payload: one allocation, no copy of the payload.
+	// front of the payload: no copy of the payload.
 	const room = 20
+	fb := frameBufs.Get().(*frameBuf)
 	// Sized like the channel's last frame: a big answer to a big request
 	// takes one pooled buffer instead of growing through fresh ones.
-	buf := bufpool.Get(max(512, int(ch.lastFrame.Load())))[:room]
-	out, err := ch.freezer.Freeze(buf, msg.Value())
-	ch.lastFrame.Store(int64(len(out)))
+	if want := int(ch.lastFrame.Load()) + room; want > cap(fb.buf) {
+		if fb.buf == nil && want <= 512 {
+			want = 512
+		}
+		fb.buf = bufpool.Get(want)
+	}
+	out, err := ch.freezer.Freeze(fb.buf[:room], msg.ValueInto(&fb.env))
+	clear(fb.env.Entries) // hold no message past its frame
+	if cap(out) > cap(fb.buf) {
+		fb.buf = out[:0] // it grew: keep the larger buffer
+	}
+	ch.lastFrame.Store(int64(len(out) - room))
 	if err != nil {
+		fb.recycle(false)
 		return nil, &FreezeError{Freezer: ch.freezer.Name(), Err: err}
 	}
 	n := len(out) - room
 	if n <= 0 {
+		fb.recycle(false)
 		return nil, protocol.ErrEmptyFrame
 	}
 	if max := ch.k.limits().MaxFrameSize; n > max {
+		fb.recycle(false)
 		return nil, fmt.Errorf("gateway: %w: %d-byte message, MaxFrameSize %d", protocol.ErrFrameTooLarge, n, max)
 	}
 	var hdr [room + 1]byte
-	h := strconv.AppendInt(hdr[:0], int64(n), 10)
-	h = append(h, 0)
-	start := room - len(h)
-	copy(out[start:], h)
-	return out[start:], nil
+	hd := strconv.AppendInt(hdr[:0], int64(n), 10)
+	hd = append(hd, 0)
+	start := room - len(hd)
+	copy(out[start:], hd)
+	fb.frame = out[start:]
+	return fb, nil
 }
 
 // enqueue hands frame to the writer, or writes it inline when it is
@@ -478,14 +516,16 @@ func (ch *channel) encode(msg *protocol.Request) ([]byte, error) {
 // another sender at work, requests waiting for the worker, or more input
 // already read, more frames are coming, and the writer sends a burst in
 // one writev. Posts always queue: a loop of posts is a burst.
-func (ch *channel) enqueue(ctx context.Context, frame []byte, waited bool) error {
+func (ch *channel) enqueue(ctx context.Context, fb *frameBuf, waited bool) error {
 	ch.mu.Lock()
 	if ch.failErr != nil {
 		ch.mu.Unlock()
+		fb.recycle(false)
 		return fmt.Errorf("%w: %v", ErrDisconnected, ch.failErr)
 	}
 	if ch.senders < 0 {
 		ch.mu.Unlock()
+		fb.recycle(false)
 		if ch.k.isClosing() {
 			return ErrShutdown
 		}
@@ -497,34 +537,36 @@ func (ch *channel) enqueue(ctx context.Context, frame []byte, waited bool) error
 	defer ch.doneSending()
 
 	if inline {
-		if took, err := ch.writeInline(frame); took {
+		if took, reuse, err := ch.writeInline(fb); took {
+			fb.recycle(!reuse)
 			return err
 		}
 	}
 	ch.queued.Add(1)
+	frame := fb.frame
 	ok, room := ch.sendq.push(frame)
-	if ok {
-		return nil
-	}
-	if ch.k.limits().QueueFull == QueueDisconnect {
-		ch.queued.Add(-1)
-		ch.fail(ErrQueueFull)
-		return ErrQueueFull
-	}
-	for {
+	for !ok {
+		if ch.k.limits().QueueFull == QueueDisconnect {
+			ch.queued.Add(-1)
+			fb.recycle(false)
+			ch.fail(ErrQueueFull)
+			return ErrQueueFull
+		}
 		select {
 		case <-room:
 		case <-ch.dead:
 			ch.queued.Add(-1)
+			fb.recycle(false)
 			return ErrDisconnected
 		case <-ctx.Done():
 			ch.queued.Add(-1)
+			fb.recycle(false)
 			return ctx.Err()
 		}
-		if ok, room = ch.sendq.push(frame); ok {
-			return nil
-		}
+		ok, room = ch.sendq.push(frame)
 	}
+	fb.recycle(len(frame) > smallFrame) // a small frame was copied
+	return nil
 }
 
 func (ch *channel) doneSending() {

@@ -256,9 +256,7 @@ func TestASlowClientDoesNotHoldTheUpstreamsAnswers(t *testing.T) {
 		if err == nil {
 			posted++
 		}
-		ch.sendq.mu.Lock()
-		full = len(ch.sendq.frames) == ch.sendq.max
-		ch.sendq.mu.Unlock()
+		full = ch.sendq.full()
 	}
 	close(release) // the upstream answers svc/hold; it cannot be queued now
 

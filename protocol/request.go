@@ -265,8 +265,15 @@ func (r *Request) IsCall() bool { return perlcompat.Truth(r.RsvpValue) || r.Rsvp
 // left out when undef or false; from is always a hash; a call key that is
 // not a hash is dropped (it would kill a Perl receiver).
 func (r *Request) Value() *perlcompat.Hash {
+	return r.ValueInto(&perlcompat.Hash{Entries: make([]perlcompat.Entry, 0, 6+len(r.Extra))})
+}
+
+// ValueInto is Value built in h, whose entries are replaced: a sender
+// freezing message after message reuses one hash and its entries.
+func (r *Request) ValueInto(h *perlcompat.Hash) *perlcompat.Hash {
+	h.Class = ""
+	h.Entries = h.Entries[:0]
 	// The known keys are distinct: append them without a lookup each.
-	h := &perlcompat.Hash{Entries: make([]perlcompat.Entry, 0, 6+len(r.Extra))}
 	add := func(k string, v perlcompat.Value) {
 		h.Entries = append(h.Entries, perlcompat.Entry{Key: perlcompat.Str{S: k}, Value: v})
 	}
