@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/ikcgate/ikcgate/perlcompat"
@@ -59,13 +60,22 @@ func (e *Encoder) NFreeze(dst []byte, v perlcompat.Value) ([]byte, error) {
 	default:
 		return dst, fmt.Errorf("%w, not %s", ErrNotReference, typeName(v))
 	}
-	st := encodeState{buf: append(dst, 0x05, 0x0b), maxDepth: e.Limits.withDefaults().MaxDepth}
+	// The state escapes (its methods recurse); a pool spares a request an
+	// allocation of it.
+	st := encodeStates.Get().(*encodeState)
+	defer func() {
+		*st = encodeState{}
+		encodeStates.Put(st)
+	}()
+	st.buf, st.maxDepth = append(dst, 0x05, 0x0b), e.Limits.withDefaults().MaxDepth
 	st.seenList = st.seenBuf[:0] // a request's few containers need no allocation
 	if err := st.referent(v, 1); err != nil {
 		return dst, err
 	}
 	return st.buf, nil
 }
+
+var encodeStates = sync.Pool{New: func() any { return new(encodeState) }}
 
 func typeName(v perlcompat.Value) string {
 	if v == nil {
