@@ -85,14 +85,10 @@ func (e *RemoteError) Error() string {
 func (k *Kernel) respond(ch *channel, req *protocol.Request) {
 	start := time.Now()
 	target := req.Target()
+	// The handler's Request and its arguments' storage are one
+	// allocation: a request costs few, and plain ones have one argument.
+	ra := &requestAlloc{}
 	var err error
-	// Observed before the answer goes out: a caller that has its answer
-	// finds the request counted.
-	served := func() {
-		if ch != nil {
-			k.obs.RequestServed(&ch.info, target.Session, target.State, req.IsCall(), time.Since(start), err)
-		}
-	}
 	step := protocol.StepRequest
 	var args []perlcompat.Value
 	var h Handler
@@ -100,11 +96,11 @@ func (k *Kernel) respond(ch *channel, req *protocol.Request) {
 		h, err = k.builtin(target.State)
 		step = protocol.StepCheck
 		if err == nil {
-			args, err = req.Args()
+			args, err = req.AppendArgs(ra.args[:0])
 			step = protocol.StepRequest
 		}
 	} else {
-		args, err = req.Args()
+		args, err = req.AppendArgs(ra.args[:0])
 		if err == nil {
 			step = protocol.StepCheck
 			h, err = k.mux.find(target.Session, target.State)
@@ -112,7 +108,8 @@ func (k *Kernel) respond(ch *channel, req *protocol.Request) {
 	}
 	if err == nil {
 		step = protocol.StepInvocation
-		r := &Request{
+		r := &ra.r
+		*r = Request{
 			Session: target.Session, State: target.State, Args: args,
 			From: req.From, WantReply: req.IsCall(), WantArray: req.WantArray,
 			Message: req, ch: ch, k: k,
@@ -124,13 +121,26 @@ func (k *Kernel) respond(ch *channel, req *protocol.Request) {
 		var result perlcompat.Value
 		result, err = invoke(ctx, h, r)
 		if err == nil {
-			served()
+			// Observed before the answer goes out: a caller that has
+			// its answer finds the request counted.
+			k.served(ch, target, req, start, nil)
 			k.reply(ch, req, target.Session, result)
 			return
 		}
 	}
-	served()
+	k.served(ch, target, req, start, err)
 	k.requestFailed(ch, req, step, err)
+}
+
+type requestAlloc struct {
+	r    Request
+	args [2]perlcompat.Value
+}
+
+func (k *Kernel) served(ch *channel, target protocol.Specifier, req *protocol.Request, start time.Time, err error) {
+	if ch != nil {
+		k.obs.RequestServed(&ch.info, target.Session, target.State, req.IsCall(), time.Since(start), err)
+	}
 }
 
 // invoke runs a handler, turning a panic into an error.

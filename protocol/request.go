@@ -368,7 +368,12 @@ func (r *Request) Target() Specifier {
 // specifier's ?args. An IKC:proxy request whose params are not
 // [state, [args...]] is an error (Perl's "request" step).
 func (r *Request) Args() ([]perlcompat.Value, error) {
-	var args []perlcompat.Value
+	return r.AppendArgs(nil)
+}
+
+// AppendArgs is Args appended to dst, whose storage a caller may provide.
+func (r *Request) AppendArgs(dst []perlcompat.Value) ([]perlcompat.Value, error) {
+	args := dst
 	if r.Event.State == "IKC:proxy" {
 		a, ok := r.Params.(*perlcompat.Array)
 		if !ok {
@@ -384,7 +389,7 @@ func (r *Request) Args() ([]perlcompat.Value, error) {
 		}
 		args = append(args, inner.Elems...)
 	} else {
-		args = []perlcompat.Value{r.paramsOrUndef()}
+		args = append(args, r.paramsOrUndef())
 	}
 	if r.Event.HasArgs {
 		args = append(args, perlcompat.Text(r.Event.Args))
