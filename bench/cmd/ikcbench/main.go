@@ -54,12 +54,17 @@ var (
 	perlDir    = flag.String("perl-dir", "bench/perl", "directory of server.pl and client.pl")
 	verbose    = flag.Bool("v", false, "print every sample as it is taken")
 	rawEcho    = flag.Bool("raw-echo-server", false, "internal: be row 9's trivial framed echo server on stdin's announced port")
+	rawRelayTo = flag.String("raw-relay", "", "internal: be row 8's trivial TCP relay to this address, announcing its own on stdout")
 )
 
 func main() {
 	flag.Parse()
 	if *rawEcho {
 		rawEchoServer()
+		return
+	}
+	if *rawRelayTo != "" {
+		rawRelay(*rawRelayTo)
 		return
 	}
 	if *ikcgateBin == "" {
@@ -877,10 +882,28 @@ func (b *bench) row8() {
 	}
 	pr := b.add("8", "Perl client, 16 pipelined calls", "calls/s", true)
 	pr.target, pr.check = "overhead <= 10%", atLeast(0.9)
+	// The floor for any hop: the same calls through a trivial Go TCP
+	// relay (io.Copy each way, its own process), next to Perl direct.
+	rr := b.add("8", "same, sequential, via a trivial Go TCP relay", "calls/s", true)
+	rr.check = func(g, p float64) string {
+		if math.IsNaN(p) {
+			return ""
+		}
+		return fmt.Sprintf("relay/direct %.2f", g/p)
+	}
+	rp50 := b.add("8", "  relay call p50", "us", false)
+	rp50.check = func(g, p float64) string {
+		if math.IsNaN(p) {
+			return ""
+		}
+		return fmt.Sprintf("%+.0f us: a hop's floor here", g-p)
+	}
 	perl := b.startPerl()
 	defer b.stop(perl)
 	gw := b.startIkcgate(perl.addr)
 	defer b.stop(gw)
+	relay := b.startRelay(perl)
+	defer b.stop(relay)
 	// The upstream channel comes up in the background: wait for it.
 	time.Sleep(time.Second)
 	for i := 0; i < *reps; i++ {
@@ -897,8 +920,73 @@ func (b *bench) row8() {
 			if err == nil {
 				pr.put(side, o.Ops/o.Secs)
 			}
+			if s == perl {
+				r, p := rr, rp50
+				o, err = perlClient(perl, "--mode", "call", "--n", scale(4000))
+				warn(err)
+				if err == nil {
+					r.put("perl", o.Ops/o.Secs)
+					p.put("perl", o.P50)
+				}
+				o, err = perlClient(relay, "--mode", "call", "--n", scale(4000))
+				warn(err)
+				if err == nil {
+					r.put("ikcgate", o.Ops/o.Secs)
+					p.put("ikcgate", o.P50)
+				}
+			}
 		}
 	}
+}
+
+// rawRelay is row 8's trivial Go program: a TCP relay to upstream, each
+// connection copied both ways with io.Copy, nothing parsed.
+func rawRelay(upstream string) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fatal(err)
+	}
+	fmt.Println(l.Addr().String())
+	go func() { io.Copy(io.Discard, os.Stdin); os.Exit(0) }() // exit with the parent
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			u, err := net.Dial("tcp", upstream)
+			if err != nil {
+				return
+			}
+			defer u.Close()
+			go func() { io.Copy(u, c); u.Close() }()
+			io.Copy(c, u)
+		}()
+	}
+}
+
+// startRelay runs rawRelay to the Perl server s in a child process; its
+// clients address s's kernel.
+func (b *bench) startRelay(s *server) *server {
+	self, err := os.Executable()
+	if err != nil {
+		fatal(err)
+	}
+	cmd := exec.Command(self, "-raw-relay", s.addr)
+	cmd.Stderr = os.Stderr
+	cmd.StdinPipe() // held by cmd: the child exits when this process does
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		fatal(err)
+	}
+	addr, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		fatal(fmt.Errorf("relay: %w", err))
+	}
+	r := &server{kind: "relay", kernel: s.kernel, addr: strings.TrimSpace(addr), cmd: cmd}
+	b.servers = append(b.servers, r)
+	return r
 }
 
 // ---- row 9: Go clients, the ceiling ----------------------------------
