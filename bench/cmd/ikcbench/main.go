@@ -1003,6 +1003,9 @@ func (b *bench) row9() {
 	pipe.target, pipe.check = ">= 200,000", absAtLeast(2e5)
 	pipeCPU := b.add("9", "  server CPU per call", "us", false)
 	raw := b.add("9", "raw framed ping-pong, echo in its own process", "msgs/s", true)
+	// The floor under "server CPU per call": what the trivial echo
+	// process spends per round trip, its wake-ups and syscalls.
+	rawCPU := b.add("9", "  echo process CPU per round trip", "us", false)
 	rawIn := b.add("9", "raw framed ping-pong, both ends in one process", "msgs/s", true)
 	rawStream := b.add("9", "raw framed stream (same frame, Go)", "msgs/s", true)
 	ratio := b.add("9", "Go->ikcgate seq calls / raw ping-pong", "ratio", true)
@@ -1034,9 +1037,11 @@ func (b *bench) row9() {
 				seqP50.put(s.kind, lats[len(lats)/2])
 				seqCPU.put(s.kind, cpu/float64(len(lats))*1e6)
 				if s.kind == "ikcgate" {
-					pp := rawPingPong(secs, false)
+					pp, ppCPU := rawPingPong(secs, false)
+					rawCPU.put("ikcgate", ppCPU)
 					raw.put("ikcgate", pp)
-					rawIn.put("ikcgate", rawPingPong(secs, true))
+					in, _ := rawPingPong(secs, true)
+					rawIn.put("ikcgate", in)
 					ratio.put("ikcgate", float64(len(lats))/el/pp)
 					rawStream.put("ikcgate", rawStreamRate(secs))
 				}
@@ -1193,7 +1198,7 @@ func rawEchoServer() {
 }
 
 // rawEchoConn starts rawEchoServer as a child process and connects to it.
-func rawEchoConn() (net.Conn, func()) {
+func rawEchoConn() (net.Conn, func(), int) {
 	self, err := os.Executable()
 	if err != nil {
 		fatal(err)
@@ -1212,16 +1217,20 @@ func rawEchoConn() (net.Conn, func()) {
 	if err != nil {
 		fatal(err)
 	}
-	return c, func() { c.Close(); stdin.Close(); cmd.Wait() }
+	return c, func() { c.Close(); stdin.Close(); cmd.Wait() }, cmd.Process.Pid
 }
 
 // rawPingPong: one frame the size of a call goes out to the raw echo
 // server process, which reads it as a frame and writes it back; no
 // freezing, no kernel. inProcess puts the echo end in a goroutine of this
 // process instead, which skips the cross-process wake-ups.
-func rawPingPong(secs float64, inProcess bool) float64 {
+//
+// It returns round trips per second and, for the echo in its own process,
+// that process's CPU per round trip in microseconds (else NaN).
+func rawPingPong(secs float64, inProcess bool) (rate, cpuPerTrip float64) {
 	payload := rawFrame()
 	var c net.Conn
+	echoPid := 0
 	if inProcess {
 		var s net.Conn
 		c, s = rawConns()
@@ -1238,27 +1247,35 @@ func rawPingPong(secs float64, inProcess bool) float64 {
 		}()
 	} else {
 		var stop func()
-		c, stop = rawEchoConn()
+		c, stop, echoPid = rawEchoConn()
 		defer stop()
 	}
 	defer c.Close()
 	fr := protocol.NewFrameReader(c, nil, 0)
 	fw := protocol.NewFrameWriter(c, 0)
+	cpu0 := math.NaN()
+	if echoPid != 0 {
+		cpu0 = cpuSeconds(echoPid)
+	}
 	start := time.Now()
 	end := start.Add(time.Duration(secs * float64(time.Second)))
 	n := 0
 	for time.Now().Before(end) {
 		for j := 0; j < 64; j++ {
 			if fw.WriteFrame(payload) != nil {
-				return math.NaN()
+				return math.NaN(), math.NaN()
 			}
 			if _, err := fr.ReadFrame(); err != nil {
-				return math.NaN()
+				return math.NaN(), math.NaN()
 			}
 		}
 		n += 64
 	}
-	return float64(n) / time.Since(start).Seconds()
+	rate = float64(n) / time.Since(start).Seconds()
+	if echoPid != 0 {
+		cpuPerTrip = (cpuSeconds(echoPid) - cpu0) / float64(n) * 1e6
+	}
+	return rate, cpuPerTrip
 }
 
 // rawStreamRate: frames the size of a call written through a 32 KB
