@@ -73,6 +73,7 @@ func (h *HTTPRoute) ServeIKC(ctx context.Context, r *gateway.Request) (perlcompa
 	for k, v := range h.Headers {
 		req.Header.Set(k, v)
 	}
+	gateway.WillBlock(ctx) // the channel goes on being read while the endpoint answers
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("X-IKC-Session", r.Session)

@@ -287,6 +287,12 @@ func (c *startedCall) await(ctx context.Context) (reply perlcompat.Value, err er
 	select {
 	case <-c.p.done:
 		return c.p.value, c.p.err
+	default:
+		WillBlock(ctx) // a handler calling: its channel goes on being read
+	}
+	select {
+	case <-c.p.done:
+		return c.p.value, c.p.err
 	case <-ctx.Done():
 		c.k.dropPending(c.ch, c.p)
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {

@@ -126,6 +126,7 @@ func newChannel(k *Kernel, nc net.Conn, res protocol.Result, fz perlcompat.Freez
 	}
 	ch.log = k.log.With("peer", nc.RemoteAddr().String(), "remote", remote)
 	ch.nbw = newNBWriter(nc)
+	ch.ctx = context.WithValue(ctx, handlerChannelKey{}, ch) // see WillBlock
 	return ch
 }
 
@@ -545,6 +546,9 @@ func (ch *channel) enqueue(ctx context.Context, fb *frameBuf, waited bool) error
 	ch.queued.Add(1)
 	frame := fb.frame
 	ok, room := ch.sendq.push(frame)
+	if !ok {
+		WillBlock(ctx) // a handler waiting for room lets its channel be read
+	}
 	for !ok {
 		if ch.k.limits().QueueFull == QueueDisconnect {
 			ch.queued.Add(-1)

@@ -46,8 +46,10 @@
 // Goroutines: per channel one reader, one worker and one writer. Handlers
 // run one at a time in arrival order, as in a Perl kernel: on the reader
 // itself when nothing is queued (no hand-off per request), else on the
-// worker. A handler that runs over a millisecond hands reading to a new
-// goroutine, so replies to its own calls and a disconnect are still read.
+// worker. A handler about to wait calls WillBlock (Call does it itself),
+// and one that runs over 5 ms without saying so is noticed by a
+// watchdog: either way reading moves to a new goroutine, so replies to
+// its own calls and a disconnect are still read.
 // A frame someone waits for (a call, a reply) is written by its sender
 // when nothing is queued; the rest goes to the writer, which sends
 // whatever is queued in one writev; send queues are bounded. An Upstream

@@ -50,3 +50,35 @@ func Example() {
 	// hello, world <nil>
 	// check error: Session 'svc' has not published state 'nope'.  Request poe://Srv/svc/nope
 }
+
+// A handler that waits on something slow (a database, an HTTP service)
+// says so first: its channel goes on being read meanwhile, so replies
+// and a disconnect are not held up behind it.
+func ExampleWillBlock() {
+	cfg := gateway.DefaultConfig()
+	cfg.Name, cfg.Logger = "Srv", hclog.NewNullLogger()
+	srv, _ := gateway.New(cfg)
+	srv.HandleFunc("orders/get", func(ctx context.Context, r *gateway.Request) (perlcompat.Value, error) {
+		gateway.WillBlock(ctx)
+		select { // stands for the query
+		case <-time.After(20 * time.Millisecond):
+			return perlcompat.Text("order 7"), nil
+		case <-ctx.Done(): // the peer left
+			return nil, ctx.Err()
+		}
+	})
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	go srv.Serve(l)
+
+	cfg.Name = "Cli"
+	cli, _ := gateway.New(cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cli.Dial(ctx, "tcp", l.Addr().String())
+	v, err := cli.Call(ctx, "poe://Srv/orders/get", 7)
+	s, _ := perlcompat.AsString(v)
+	fmt.Println(s, err)
+	cli.Shutdown(ctx)
+	srv.Shutdown(ctx)
+	// Output: order 7 <nil>
+}

@@ -48,14 +48,16 @@ type Kernel struct {
 
 	mu        sync.Mutex
 	channels  map[*channel]struct{}
-	admitted  int                 // accepted connections still negotiating (MaxConnections counts them)
-	inlineNow atomic.Int64        // handlers running on their channel's reader (watchdog.go)
-	watching  atomic.Bool         // the watchdog runs
-	names     map[string]*channel // remote names and IDs; the first registration wins
-	listeners map[net.Listener]struct{}
-	monitors  map[*monitor]struct{}
-	closing   bool
-	pending   map[string]*pendingCall // RsvpPerl: replies accepted from any channel
+	admitted  int          // accepted connections still negotiating (MaxConnections counts them)
+	inlineNow atomic.Int64 // handlers running on their channel's reader (watchdog.go)
+	watching  atomic.Bool  // the watchdog runs
+	// The watchdog's timing (inlineTakeover, watchTick); tests stretch it.
+	inlineTakeover, watchTick time.Duration
+	names                     map[string]*channel // remote names and IDs; the first registration wins
+	listeners                 map[net.Listener]struct{}
+	monitors                  map[*monitor]struct{}
+	closing                   bool
+	pending                   map[string]*pendingCall // RsvpPerl: replies accepted from any channel
 	// errorHooks see remote_error reports no pending call claimed.
 	errorHooks []errorHook
 
@@ -94,6 +96,9 @@ func New(cfg Config) (*Kernel, error) {
 		monitors:  map[*monitor]struct{}{},
 		pending:   map[string]*pendingCall{},
 		done:      make(chan struct{}),
+
+		inlineTakeover: inlineTakeover,
+		watchTick:      watchTick,
 	}
 	k.seq.Store(1)
 	k.lim.Store(&Limits{

@@ -602,6 +602,67 @@ func TestShutdownReturnsSoonAfterItsDeadlineDespiteAStuckHandler(t *testing.T) {
 	}
 }
 
+// TestAHandlerThatSaysItWillBlockLeavesItsChannelRead: with the watchdog
+// stretched to an hour, only WillBlock (and Call, which uses it) can hand
+// reading on. A handler waits for something that needs its own channel
+// read: a call another goroutine makes over that channel, and a handler
+// that calls back over its own channel.
+func TestAHandlerThatSaysItWillBlockLeavesItsChannelRead(t *testing.T) {
+	checkGoroutines(t)
+	srv, addr := newKernel(t, testConfig(t, "Srv"))
+	srv.inlineTakeover, srv.watchTick = time.Hour, time.Hour
+	release := make(chan struct{})
+	srv.HandleFunc("svc/hold", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
+		WillBlock(ctx)
+		<-release
+		return perlcompat.Text("held"), nil
+	})
+	srv.HandleFunc("svc/back", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
+		return srv.Call(ctx, "poe://Cli/cli/double", r.Arg(0))
+	})
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	cli.HandleFunc("cli/double", func(_ context.Context, r *Request) (perlcompat.Value, error) {
+		n, err := perlcompat.AsInt(r.Arg(0))
+		return perlcompat.Int(2 * n), err
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	peer, err := cli.Dial(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	held := make(chan error, 1)
+	go func() {
+		_, err := peer.Call(ctx, "svc/hold", nil)
+		held <- err
+	}()
+	// svc/hold now waits on the reader (nothing else is queued). The
+	// server's call to the client is answered over the same channel.
+	var got perlcompat.Value
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		cctx, ccancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		got, err = srv.Call(cctx, "poe://Cli/cli/double", 21)
+		ccancel()
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil || got != perlcompat.Int(42) {
+		t.Fatalf("call over the held handler's channel: %v, %v", got, err)
+	}
+	close(release)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	// A handler calling back over its own channel: Call hands on reading.
+	cctx, ccancel := context.WithTimeout(ctx, 3*time.Second)
+	defer ccancel()
+	if got, err := peer.Call(cctx, "svc/back", 5); err != nil || got != perlcompat.Int(10) {
+		t.Fatalf("calling back over the handler's own channel: %v, %v", got, err)
+	}
+}
+
 // TestAHandlerCallingBackOverItsOwnChannelGetsTheReply: handlers run on
 // the channel's reader when nothing is queued; one that waits for a reply
 // on that same channel must not stop the reply being read. Each round
