@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -328,7 +329,17 @@ func localName(nc net.Conn, server bool) string {
 		if v4 := ip.To4(); v4 != nil {
 			ip = v4
 		}
-		return net.JoinHostPort(ip.String(), strconv.Itoa(a.Port))
+		// A listener's connections share their local address: formatting
+		// it was 4% of a connect-and-close cycle. (A dialled one's port
+		// is new each time.)
+		if c := lastLocal.Load(); server && c != nil && c.port == a.Port && c.ip.Equal(ip) {
+			return c.name
+		}
+		name := net.JoinHostPort(ip.String(), strconv.Itoa(a.Port))
+		if server {
+			lastLocal.Store(&localEntry{ip: slices.Clone(ip), port: a.Port, name: name})
+		}
+		return name
 	case *net.UnixAddr:
 		path := a.Name
 		if !server {
@@ -343,6 +354,15 @@ func localName(nc net.Conn, server bool) string {
 }
 
 var unixSeq atomic.Uint64
+
+// localEntry is localName's one-entry cache of TCP names.
+type localEntry struct {
+	ip   net.IP
+	port int
+	name string
+}
+
+var lastLocal atomic.Pointer[localEntry]
 
 // open registers a negotiated channel and starts its goroutines. It
 // returns nil (and closes nc) if the kernel is shutting down.

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"math/rand"
+	"net"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/iotest"
 
@@ -542,5 +545,26 @@ func TestFrameReaderResumesAfterAReadTimeout(t *testing.T) {
 	}
 	if _, err := fr.ReadFrame(); err != io.EOF {
 		t.Fatalf("end: %v", err)
+	}
+}
+
+func TestIsTimeoutFindsATimeoutThroughWrapping(t *testing.T) {
+	deadline := &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{io.EOF, false},
+		{errors.New("plain"), false},
+		{deadline, true},
+		{fmt.Errorf("read frame: %w", deadline), true},
+		{errors.Join(errors.New("x"), fmt.Errorf("y: %w", os.ErrDeadlineExceeded)), true},
+		{&net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}, false},
+		{fmt.Errorf("closed: %w", net.ErrClosed), false},
+	} {
+		if got := isTimeout(c.err); got != c.want {
+			t.Errorf("isTimeout(%v) = %v, want %v", c.err, got, c.want)
+		}
 	}
 }

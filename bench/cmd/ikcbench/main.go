@@ -720,8 +720,6 @@ func shutdown(k *gateway.Kernel) {
 	k.Shutdown(ctx)
 }
 
-// goConnectCycles dials, negotiates and closes one channel at a time for
-// secs seconds.
 // goConnectCycles dials, negotiates and closes from cycleDialers
 // goroutines at once, each waiting for its channel to be torn down before
 // the next dial: one dialer is itself the bottleneck at the rates a Go
