@@ -221,8 +221,12 @@ func (c *Config) pid() int {
 	if c.PID != 0 {
 		return c.PID
 	}
-	return os.Getpid()
+	return processID
 }
+
+// processID is os.Getpid(), which is a system call each time: one per
+// connection otherwise.
+var processID = os.Getpid()
 
 func (c *Config) freezerNames() []string {
 	n := make([]string, len(c.Freezers))
