@@ -98,6 +98,9 @@ type Limits struct {
 	SendQueue          int
 	WorkQueue          int
 	QueueFull          string // "block" or "disconnect"
+	// GCHeapFloor is how far the heap may grow past the live data before
+	// a collection (see gcTuner); 0 leaves Go's default.
+	GCHeapFloor int
 }
 
 // Access is the access block: who may connect.
@@ -268,6 +271,7 @@ type rawLimits struct {
 	SendQueue          hcl.Expression `hcl:"send_queue,optional"`
 	WorkQueue          hcl.Expression `hcl:"work_queue,optional"`
 	QueueFull          hcl.Expression `hcl:"queue_full,optional"`
+	GCHeapFloor        hcl.Expression `hcl:"gc_heap_floor,optional"`
 }
 
 type rawAccess struct {
@@ -510,6 +514,7 @@ func (d *decoder) build(raw *rawFile, reg *registry) *Config {
 		SendQueue:          DefaultSendQueue,
 		WorkQueue:          DefaultWorkQueue,
 		QueueFull:          "block",
+		GCHeapFloor:        DefaultGCHeapFloor,
 	}
 	if r := raw.Limits; r != nil {
 		l.MaxFrameSize = d.int(r.MaxFrameSize, "limits.max_frame_size", l.MaxFrameSize, 1)
@@ -520,6 +525,7 @@ func (d *decoder) build(raw *rawFile, reg *registry) *Config {
 		l.SendQueue = d.int(r.SendQueue, "limits.send_queue", l.SendQueue, 1)
 		l.WorkQueue = d.int(r.WorkQueue, "limits.work_queue", l.WorkQueue, 1)
 		l.QueueFull = d.oneOf(r.QueueFull, "limits.queue_full", "block", "block", "disconnect")
+		l.GCHeapFloor = d.int(r.GCHeapFloor, "limits.gc_heap_floor", l.GCHeapFloor, 0)
 	}
 	cfg.Limits = l
 

@@ -94,7 +94,8 @@ type Daemon struct {
 	configPath     string
 	listenOverride []ListenAddr
 
-	access atomic.Pointer[Config] // the config whose access block applies
+	access atomic.Pointer[Config]  // the config whose access block applies
+	gc     atomic.Pointer[gcTuner] // while Run runs; nil when GOGC is set
 
 	mu        sync.Mutex
 	cfg       *Config
@@ -267,6 +268,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer d.releaseAll()
 	defer d.client.CloseIdleConnections()
 	cfg := d.Config()
+	if t := startGCTuner(int64(cfg.Limits.GCHeapFloor)); t != nil {
+		d.gc.Store(t)
+		defer t.stop()
+	}
 	lns, err := d.listen(cfg)
 	if err != nil {
 		_ = d.k.Shutdown(context.Background())
@@ -582,7 +587,8 @@ func (d *Daemon) upstreamHealth() map[[2]string]bool {
 // access and drain_timeout take effect at once, and logging.level too
 // when the daemon made its own logger; the limits max_frame_size,
 // max_connections, negotiation_timeout, call_timeout and queue_full apply
-// to new connections and calls at once. Keys that need a restart (kernel,
+// to new connections and calls at once, gc_heap_floor from the next
+// collection. Keys that need a restart (kernel,
 // listeners, freezers, max_depth and the queue sizes, operations,
 // logging.format) are compared
 // and each difference is logged as ignored until restart. On error
@@ -616,6 +622,10 @@ func (d *Daemon) Reload(cfg *Config) error {
 	}
 	if !slices.Equal(old.Access.AllowNetworks, cfg.Access.AllowNetworks) || !slices.Equal(old.Access.AllowKernels, cfg.Access.AllowKernels) || !slices.Equal(old.Access.AllowClasses, cfg.Access.AllowClasses) {
 		d.log.Info("access changed; applies to new connections", "allow_networks", fmt.Sprint(cfg.Access.AllowNetworks), "allow_kernels", fmt.Sprint(cfg.Access.AllowKernels))
+	}
+	if old.Limits.GCHeapFloor != cfg.Limits.GCHeapFloor {
+		d.gc.Load().setFloor(int64(cfg.Limits.GCHeapFloor))
+		d.log.Info("gc_heap_floor changed", "from", old.Limits.GCHeapFloor, "to", cfg.Limits.GCHeapFloor)
 	}
 	if old.DrainTimeout != cfg.DrainTimeout {
 		d.log.Info("drain_timeout changed", "from", old.DrainTimeout, "to", cfg.DrainTimeout)

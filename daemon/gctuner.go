@@ -1,0 +1,120 @@
+package daemon
+
+import (
+	"os"
+	"runtime"
+	"runtime/debug"
+	rtmetrics "runtime/metrics"
+	"sync"
+	"sync/atomic"
+)
+
+// DefaultGCHeapFloor is limits.gc_heap_floor's default.
+const DefaultGCHeapFloor = 64 << 20
+
+// gcTuner keeps the garbage collector from running before the heap has
+// grown limits.gc_heap_floor bytes past the live data. Go's default
+// (GOGC=100) runs it when the heap doubles: a gateway holds a few MB of
+// live data and allocates per message, so that is a collection every few
+// MB of traffic, a fifth of its CPU under load. With a floor of 64 MiB a
+// busy gateway's heap grows to about that much more; an idle one, or one
+// whose live data is already past the floor, is unchanged (the percent
+// never goes under 100).
+//
+// After each collection it sets the percent that puts the next one
+// floor bytes past the live heap. GOGC in the environment is the
+// operator's choice, and turns the tuner off.
+type gcTuner struct {
+	floor   atomic.Int64
+	stopped atomic.Bool
+	mu      sync.Mutex
+	percent int // what it last set
+	orig    int // the percent before it started, restored on stop
+	sample  []rtmetrics.Sample
+}
+
+// gcPercentFor is the GC percent that lets a heap of live bytes grow by
+// floor before the next collection: at least Go's 100, at most 10000.
+func gcPercentFor(live, floor int64) int {
+	if floor <= 0 {
+		return 100
+	}
+	live = max(live, 1<<20)
+	return int(min(max(floor*100/live, 100), 10000))
+}
+
+// activeTuner is the process's tuner: the GC percent is process-wide, so
+// the first daemon to run owns it.
+var activeTuner atomic.Pointer[gcTuner]
+
+// startGCTuner starts tuning with floor (0: Go's default); nil when GOGC
+// is set in the environment, or another daemon of the process tunes.
+func startGCTuner(floor int64) *gcTuner {
+	if _, set := os.LookupEnv("GOGC"); set {
+		return nil
+	}
+	t := &gcTuner{sample: []rtmetrics.Sample{{Name: "/gc/heap/live:bytes"}}}
+	t.floor.Store(floor)
+	if !activeTuner.CompareAndSwap(nil, t) {
+		return nil
+	}
+	t.orig = debug.SetGCPercent(100)
+	t.percent = 100
+	t.tune()
+	t.arm()
+	return t
+}
+
+// setFloor applies a reloaded limits.gc_heap_floor from the next
+// collection on.
+func (t *gcTuner) setFloor(floor int64) {
+	if t != nil {
+		t.floor.Store(floor)
+	}
+}
+
+// stop restores the percent the process had.
+func (t *gcTuner) stop() {
+	if t == nil || t.stopped.Swap(true) {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	debug.SetGCPercent(t.orig)
+	activeTuner.CompareAndSwap(t, nil)
+}
+
+// arm has tune run after the next collection: a finalizer runs once the
+// collector has found its object unreachable.
+func (t *gcTuner) arm() {
+	s := new(gcSentinel)
+	runtime.SetFinalizer(s, func(*gcSentinel) {
+		if t.stopped.Load() {
+			return
+		}
+		t.tune()
+		t.arm()
+	})
+}
+
+type gcSentinel struct{ _ [16]byte } // not tiny: tiny objects share a block, and their finalizers run late
+
+func (t *gcTuner) tune() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped.Load() {
+		return
+	}
+	rtmetrics.Read(t.sample)
+	var live int64
+	if s := t.sample[0]; s.Value.Kind() == rtmetrics.KindUint64 {
+		live = int64(s.Value.Uint64())
+	}
+	p := gcPercentFor(live, t.floor.Load())
+	// Set it when it moves by a tenth or more: each setting recomputes
+	// the pacer.
+	if d := p - t.percent; d*10 >= t.percent || -d*10 >= t.percent {
+		debug.SetGCPercent(p)
+		t.percent = p
+	}
+}
