@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/ikcgate/ikcgate/perlcompat"
 )
@@ -59,10 +58,9 @@ type encoder struct {
 	base     int // protocol offset = len(buf) + base
 	version  int
 	maxDepth int
-	refs     map[refKey]int           // references to each container/Ref
-	seen     map[perlcompat.Value]int // offset of the tracked tag
-	classes  map[string]int           // offset of a class name string
-	keys     map[perlcompat.Str]int   // offset of a hash key string
+	refs     ptrTable               // references to each container/Ref, and where a shared one went
+	classes  map[string]int         // offset of a class name string
+	keys     map[perlcompat.Str]int // offset of a hash key string
 }
 
 func (e *encoder) offset() int { return len(e.buf) + e.base }
@@ -83,13 +81,7 @@ func (e *encoder) countRefs(v perlcompat.Value, depth int) error {
 	if depth >= e.maxDepth {
 		return e.tooDeep()
 	}
-	if e.refs == nil {
-		e.refs = make(map[refKey]int)
-	}
-	k := refOf(v)
-	n := e.refs[k] + 1
-	e.refs[k] = n
-	if n > 1 {
+	if e.refs.add(ptrKey(v)) > 1 {
 		return nil
 	}
 	switch x := v.(type) {
@@ -163,9 +155,10 @@ func (e *encoder) svr(v perlcompat.Value, track, referenced bool, depth int) err
 	case *perlcompat.Array, *perlcompat.Hash:
 		return e.container(x, tf, depth)
 	case *perlcompat.Ref:
-		if off, ok := e.seen[x]; ok {
+		ps := e.refs.find(ptrKey(x))
+		if ps != nil && ps.off > 0 {
 			e.buf = append(e.buf, tagREFP|tf)
-			e.varint(uint64(off))
+			e.varint(uint64(ps.off - 1))
 			return nil
 		}
 		if x.Class != "" {
@@ -173,22 +166,15 @@ func (e *encoder) svr(v perlcompat.Value, track, referenced bool, depth int) err
 			tf = 0
 		}
 		e.buf = append(e.buf, tagREFN|tf)
-		shared := e.refs[refOf(x)] > 1
+		shared := ps != nil && ps.count > 1
 		if shared {
-			e.see(x)
+			ps.off = e.offset() + 1
 		}
 		return e.svr(x.Target, shared, true, depth+1)
 	default:
 		return &EncodeError{Err: fmt.Errorf("unknown value type %T", v)}
 	}
 	return nil
-}
-
-func (e *encoder) see(v perlcompat.Value) {
-	if e.seen == nil {
-		e.seen = make(map[perlcompat.Value]int)
-	}
-	e.seen[v] = e.offset()
 }
 
 func (e *encoder) int(i int64, tf byte) {
@@ -244,9 +230,10 @@ func (e *encoder) object(class string, tf byte) {
 // written before; otherwise REFN + ARRAY/HASH (tracked when shared), or the
 // one-byte ARRAYREF_n/HASHREF_n forms for small unshared ones.
 func (e *encoder) container(v perlcompat.Value, tf byte, depth int) error {
-	if off, ok := e.seen[v]; ok {
+	ps := e.refs.find(ptrKey(v))
+	if ps != nil && ps.off > 0 {
 		e.buf = append(e.buf, tagREFP|tf)
-		e.varint(uint64(off))
+		e.varint(uint64(ps.off - 1))
 		return nil
 	}
 	var class string
@@ -262,7 +249,7 @@ func (e *encoder) container(v perlcompat.Value, tf byte, depth int) error {
 		e.object(class, tf)
 		tf = 0
 	}
-	shared := e.refs[refOf(v)] > 1
+	shared := ps != nil && ps.count > 1
 	switch {
 	case !shared && tf == 0 && n < 16 && isArray:
 		e.buf = append(e.buf, tagARRAYREF0+byte(n))
@@ -273,7 +260,7 @@ func (e *encoder) container(v perlcompat.Value, tf byte, depth int) error {
 		// array, so shared containers take the two-tag form.
 		e.buf = append(e.buf, tagREFN|tf)
 		if shared {
-			e.see(v)
+			ps.off = e.offset() + 1
 			tf = trackFlag
 		}
 		if isArray {
@@ -322,25 +309,6 @@ func (e *encoder) key(k perlcompat.Str) error {
 		e.keys[k] = e.offset()
 	}
 	return e.str(k, 0)
-}
-
-// refKey is a container's or Ref's identity, hashed as a pointer rather
-// than as an interface.
-type refKey struct {
-	p    unsafe.Pointer
-	kind uint8
-}
-
-func refOf(v perlcompat.Value) refKey {
-	switch x := v.(type) {
-	case *perlcompat.Array:
-		return refKey{unsafe.Pointer(x), 1}
-	case *perlcompat.Hash:
-		return refKey{unsafe.Pointer(x), 2}
-	case *perlcompat.Ref:
-		return refKey{unsafe.Pointer(x), 3}
-	}
-	return refKey{}
 }
 
 func isASCII(s string) bool {

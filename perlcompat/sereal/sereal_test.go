@@ -400,6 +400,47 @@ func TestFreezeSharesPointersAndSurvivesCycles(t *testing.T) {
 	if got := hex.EncodeToString(b); got != "3df3726c030028aa016473656c662902" {
 		t.Errorf("cycle: got %s", got)
 	}
+
+	// Past the encoder's first table of containers: 500 hashes each
+	// met twice, 500 met once, and refs to a shared array, all in one
+	// message. Thawed, each shared one is one value again.
+	shared := make([]*perlcompat.Hash, 500)
+	a := perlcompat.NewArray(perlcompat.Int(7))
+	var elems []perlcompat.Value
+	for i := range shared {
+		shared[i] = perlcompat.NewHash().Set("n", perlcompat.Int(int64(i)))
+		elems = append(elems, shared[i], perlcompat.NewHash().Set("once", perlcompat.Int(int64(i))), &perlcompat.Ref{Target: a})
+	}
+	for i := range shared {
+		elems = append(elems, shared[i])
+	}
+	b, err = f.Freeze(nil, perlcompat.NewArray(elems...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := f.Thaw(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := v.(*perlcompat.Array).Elems
+	if len(got) != 2000 {
+		t.Fatalf("%d elements back, want 2000", len(got))
+	}
+	for i := range shared {
+		first, again := got[3*i].(*perlcompat.Hash), got[1500+i].(*perlcompat.Hash)
+		if first != again {
+			t.Fatalf("hash %d came back as two values", i)
+		}
+		if n, _ := perlcompat.AsInt(first.Get("n")); n != int64(i) {
+			t.Fatalf("hash %d holds n=%d", i, n)
+		}
+		if r := got[3*i+2].(*perlcompat.Ref); r.Target != got[2].(*perlcompat.Ref).Target {
+			t.Fatalf("ref %d points at another array", i)
+		}
+	}
+	if got[1] == got[4] {
+		t.Fatal("two hashes met once came back as one")
+	}
 }
 
 func TestFreezeRejectsInvalidUTF8AndTooDeep(t *testing.T) {
