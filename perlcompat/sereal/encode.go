@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/ikcgate/ikcgate/perlcompat"
@@ -30,7 +31,9 @@ import (
 // deeper than MaxDepth.
 func (f *Freezer) Freeze(dst []byte, v perlcompat.Value) ([]byte, error) {
 	version := f.writeVersion()
-	e := &encoder{version: version, maxDepth: f.maxDepth}
+	e := encoders.Get().(*encoder)
+	defer e.release()
+	e.version, e.maxDepth = version, f.maxDepth
 	if err := e.countRefs(v, 0); err != nil {
 		return dst, err
 	}
@@ -60,7 +63,34 @@ type encoder struct {
 	maxDepth int
 	refs     ptrTable               // references to each container/Ref, and where a shared one went
 	classes  map[string]int         // offset of a class name string
-	keys     map[perlcompat.Str]int // offset of a hash key string
+	keys     map[perlcompat.Str]int // offset of a hash key string, +1
+	keyCache [16]keyEntry           // recent keys, before keys: a hash key repeats in every record
+	keysSeen bool                   // keyCache holds some
+}
+
+// encoders keeps encoders between messages: with their tables inline
+// an encoder is over a kilobyte, and zeroing a fresh one cost a small
+// message a third of its time.
+var encoders = sync.Pool{New: func() any { return new(encoder) }}
+
+// release empties e (a big message's maps are dropped, a small one's
+// kept) and returns it to the pool.
+func (e *encoder) release() {
+	e.buf = nil
+	e.refs.reset()
+	if len(e.keys) > 64 {
+		e.keys = nil
+	}
+	if len(e.classes) > 64 {
+		e.classes = nil
+	}
+	clear(e.keys)
+	clear(e.classes)
+	if e.keysSeen {
+		clear(e.keyCache[:])
+		e.keysSeen = false
+	}
+	encoders.Put(e)
 }
 
 func (e *encoder) offset() int { return len(e.buf) + e.base }
@@ -298,17 +328,32 @@ func (e *encoder) key(k perlcompat.Str) error {
 	}
 	if len(k.S) >= 4 {
 		// By exact spelling, flag included: a COPY repeats the flag too.
-		if off, ok := e.keys[k]; ok {
+		c := &e.keyCache[(len(k.S)+int(k.S[0])+int(k.S[len(k.S)-1]))&(len(e.keyCache)-1)]
+		off, ok := c.off, c.off > 0 && c.key == k
+		if !ok {
+			off, ok = e.keys[k]
+		}
+		if ok {
+			*c = keyEntry{k, off}
 			e.buf = append(e.buf, tagCOPY)
-			e.varint(uint64(off))
+			e.varint(uint64(off - 1))
 			return nil
 		}
 		if e.keys == nil {
 			e.keys = make(map[perlcompat.Str]int)
 		}
-		e.keys[k] = e.offset()
+		e.keysSeen = true
+		off = e.offset() + 1
+		e.keys[k] = off
+		*c = keyEntry{k, off}
 	}
 	return e.str(k, 0)
+}
+
+// keyEntry is a key and its offset +1 (0: an empty entry).
+type keyEntry struct {
+	key perlcompat.Str
+	off int
 }
 
 func isASCII(s string) bool {

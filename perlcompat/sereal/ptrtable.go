@@ -94,6 +94,14 @@ func (t *ptrTable) grow() {
 	}
 }
 
+// reset empties t for the next message, keeping only its inline slots.
+func (t *ptrTable) reset() {
+	if t.slots != nil { // the inline slots were used, maybe before growing
+		clear(t.inline[:])
+	}
+	t.slots, t.n, t.shift = nil, 0, 0
+}
+
 // bitsFor is log2 of a power of two.
 func bitsFor(size int) int {
 	b := 0

@@ -401,6 +401,11 @@ func TestFreezeSharesPointersAndSurvivesCycles(t *testing.T) {
 		t.Errorf("cycle: got %s", got)
 	}
 
+	first, err := f.Freeze(nil, perlcompat.NewHash().Set("name", perlcompat.Int(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	// Past the encoder's first table of containers: 500 hashes each
 	// met twice, 500 met once, and refs to a shared array, all in one
 	// message. Thawed, each shared one is one value again.
@@ -440,6 +445,31 @@ func TestFreezeSharesPointersAndSurvivesCycles(t *testing.T) {
 	}
 	if got[1] == got[4] {
 		t.Fatal("two hashes met once came back as one")
+	}
+
+	// Encoders are reused: one that grew its table for the big message
+	// must encode small ones as a fresh one does (a stale table once
+	// made the next message hang).
+	for i := 0; i < 50; i++ {
+		if i%10 == 0 {
+			if _, err := f.Freeze(nil, perlcompat.NewArray(elems...)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b, err := f.Freeze(nil, perlcompat.NewArray(h, h))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := hex.EncodeToString(b); got != "3df3726c03004228aa01617a012903" {
+			t.Fatalf("after a big message, [$h,$h] encodes as %s", got)
+		}
+		b, err = f.Freeze(nil, perlcompat.NewHash().Set("name", perlcompat.Int(1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := hex.EncodeToString(b); got != hex.EncodeToString(first) {
+			t.Fatalf("after a big message, {name=>1} encodes as %s, first as %x", got, first)
+		}
 	}
 }
 
