@@ -236,6 +236,23 @@ func (k *Kernel) callMsg(ctx context.Context, ch *channel, msg *protocol.Request
 	return c.await(ctx)
 }
 
+// targetName is to.String(), remembered for the last target: calls
+// mostly go to the same few states, and the name is only for the
+// Observer and for matching remote errors.
+func (k *Kernel) targetName(to protocol.Specifier) string {
+	if c := k.lastTarget.Load(); c != nil && c.sp == to {
+		return c.name
+	}
+	name := to.String()
+	k.lastTarget.Store(&targetEntry{sp: to, name: name})
+	return name
+}
+
+type targetEntry struct {
+	sp   protocol.Specifier
+	name string
+}
+
 // startedCall is a call sent and not yet answered.
 type startedCall struct {
 	k     *Kernel
@@ -251,9 +268,8 @@ type startedCall struct {
 func (k *Kernel) startCall(ctx context.Context, ch *channel, msg *protocol.Request) (*startedCall, error) {
 	p := k.newPending(ch, msg.Event)
 	rsvp := protocol.Specifier{Kernel: ch.localID, Session: rsvpSession, State: p.state}
-	msg.Rsvp = &rsvp
-	msg.RsvpValue = rsvp.Value()
-	p.target = msg.Target().String()
+	msg.Rsvp = &rsvp // its hash form is built when the message is frozen
+	p.target = k.targetName(msg.Target())
 	if err := ch.addPending(p); err != nil {
 		return nil, err
 	}
@@ -302,9 +318,15 @@ func (c *startedCall) await(ctx context.Context) (reply perlcompat.Value, err er
 	}
 }
 
+// rsvpState is rsvpPrefix and n, in one allocation.
+func rsvpState(n uint64) string {
+	var b [len(rsvpPrefix) + 20]byte
+	return string(strconv.AppendUint(append(b[:0], rsvpPrefix...), n, 10))
+}
+
 func (k *Kernel) newPending(ch *channel, to protocol.Specifier) *pendingCall {
 	return &pendingCall{
-		state: rsvpPrefix + strconv.FormatUint(k.rsvpSeq.Add(1), 10),
+		state: rsvpState(k.rsvpSeq.Add(1)),
 		ch:    ch,
 		done:  make(chan struct{}),
 	}

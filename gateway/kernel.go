@@ -47,11 +47,12 @@ type Kernel struct {
 
 	mux *mux
 
-	mu        sync.Mutex
-	channels  map[*channel]struct{}
-	admitted  int          // accepted connections still negotiating (MaxConnections counts them)
-	inlineNow atomic.Int64 // handlers running on their channel's reader (watchdog.go)
-	watching  atomic.Bool  // the watchdog runs
+	mu         sync.Mutex
+	channels   map[*channel]struct{}
+	admitted   int                         // accepted connections still negotiating (MaxConnections counts them)
+	inlineNow  atomic.Int64                // handlers running on their channel's reader (watchdog.go)
+	watching   atomic.Bool                 // the watchdog runs
+	lastTarget atomic.Pointer[targetEntry] // see targetName
 	// The watchdog's timing (inlineTakeover, watchTick); tests stretch it.
 	inlineTakeover, watchTick time.Duration
 	names                     map[string]*channel // remote names and IDs; the first registration wins

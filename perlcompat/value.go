@@ -3,6 +3,7 @@ package perlcompat
 import (
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Value is one Perl value as it sits in a variable, an array slot or a hash
@@ -117,6 +118,16 @@ func Text(s string) Str {
 		return Str{S: s}
 	}
 	return Str{S: s, UTF8: true}
+}
+
+// BoxStr returns *p as a Value that refers to *p rather than to a copy:
+// converting a Str to a Value the ordinary way allocates the copy. *p must
+// not change afterwards. It lets code that builds many strings (a decoder,
+// a specifier's hash form) keep them in one allocation.
+func BoxStr(p *Str) Value {
+	var box Value = Str{} // the Str type word; a zero value needs no allocation
+	(*[2]unsafe.Pointer)(unsafe.Pointer(&box))[1] = unsafe.Pointer(p)
+	return box
 }
 
 // NewArray returns an unblessed array of the given elements.

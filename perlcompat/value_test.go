@@ -50,3 +50,21 @@ func TestFormatFloatMatchesPerl(t *testing.T) {
 		}
 	}
 }
+
+func TestBoxStrIsTheSameValueAsAnOrdinaryConversion(t *testing.T) {
+	strs := []Str{{S: "kernel"}, {S: "é", UTF8: true}, {}}
+	for i := range strs {
+		boxed := BoxStr(&strs[i])
+		var plain Value = strs[i]
+		if boxed != plain {
+			t.Errorf("BoxStr(%#v) = %#v, not equal to the ordinary conversion", strs[i], boxed)
+		}
+		if s, ok := boxed.(Str); !ok || s != strs[i] {
+			t.Errorf("BoxStr(%#v) asserts back as %#v, %v", strs[i], s, ok)
+		}
+		m := map[Value]int{plain: i}
+		if m[boxed] != i {
+			t.Errorf("BoxStr(%#v) is another map key than the ordinary conversion", strs[i])
+		}
+	}
+}

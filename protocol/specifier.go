@@ -307,19 +307,31 @@ func (s Specifier) String() string {
 // as Perl leaves it (false parts are ""). Strings are text: non-ASCII
 // parts carry Perl's UTF8 flag.
 func (s Specifier) Value() *perlcompat.Hash {
+	// One allocation: a call's rsvp is one of these per call, and five
+	// allocations each (hash, entries, three strings) showed.
+	b := new(specHash)
 	n := 3
+	b.strs[0] = perlcompat.Text(falseToEmpty(s.Kernel))
+	b.strs[1] = perlcompat.Text(falseToEmpty(s.Session))
+	b.strs[2] = perlcompat.Text(falseToEmpty(s.State))
 	if s.HasArgs {
+		b.strs[3] = perlcompat.Text(s.Args)
 		n = 4
 	}
-	es := make([]perlcompat.Entry, n)
-	es[0] = perlcompat.Entry{Key: perlcompat.Str{S: "kernel"}, Value: perlcompat.Text(falseToEmpty(s.Kernel))}
-	es[1] = perlcompat.Entry{Key: perlcompat.Str{S: "session"}, Value: perlcompat.Text(falseToEmpty(s.Session))}
-	es[2] = perlcompat.Entry{Key: perlcompat.Str{S: "state"}, Value: perlcompat.Text(falseToEmpty(s.State))}
-	if s.HasArgs {
-		es[3] = perlcompat.Entry{Key: perlcompat.Str{S: "args"}, Value: perlcompat.Text(s.Args)}
+	for i := range n {
+		b.entries[i] = perlcompat.Entry{Key: specKeys[i], Value: perlcompat.BoxStr(&b.strs[i])}
 	}
-	return &perlcompat.Hash{Entries: es}
+	b.h.Entries = b.entries[:n:n]
+	return &b.h
 }
+
+type specHash struct {
+	h       perlcompat.Hash
+	entries [4]perlcompat.Entry
+	strs    [4]perlcompat.Str
+}
+
+var specKeys = [4]perlcompat.Str{{S: "kernel"}, {S: "session"}, {S: "state"}, {S: "args"}}
 
 // wireValue is how a Go kernel sends s as an event: the string form when
 // it reads back as s (what Perl's own post and call send), else the hash

@@ -44,9 +44,7 @@ func (s *Slab) Str(v perlcompat.Str) perlcompat.Value {
 	p := &s.strs[0]
 	*p = v
 	s.strs = s.strs[1:]
-	var box perlcompat.Value = perlcompat.Str{} // the Str type word, no allocation
-	(*[2]unsafe.Pointer)(unsafe.Pointer(&box))[1] = unsafe.Pointer(p)
-	return box
+	return perlcompat.BoxStr(p)
 }
 
 // Int is Str for integers (Go boxes 0..255 without allocating).
