@@ -602,6 +602,23 @@ func TestShutdownReturnsSoonAfterItsDeadlineDespiteAStuckHandler(t *testing.T) {
 	}
 }
 
+// dialDoubler dials addr from a kernel "Cli" publishing cli/double,
+// which answers twice its argument after delay.
+func dialDoubler(ctx context.Context, t *testing.T, addr string, delay time.Duration) *Peer {
+	t.Helper()
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	cli.HandleFunc("cli/double", func(_ context.Context, r *Request) (perlcompat.Value, error) {
+		n, err := perlcompat.AsInt(r.Arg(0))
+		time.Sleep(delay)
+		return perlcompat.Int(2 * n), err
+	})
+	peer, err := cli.Dial(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return peer
+}
+
 // TestAHandlerThatSaysItWillBlockLeavesItsChannelRead: with the watchdog
 // stretched to an hour, only WillBlock (and Call, which uses it) can hand
 // reading on. A handler waits for something that needs its own channel
@@ -620,17 +637,9 @@ func TestAHandlerThatSaysItWillBlockLeavesItsChannelRead(t *testing.T) {
 	srv.HandleFunc("svc/back", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
 		return srv.Call(ctx, "poe://Cli/cli/double", r.Arg(0))
 	})
-	cli, _ := newKernel(t, testConfig(t, "Cli"))
-	cli.HandleFunc("cli/double", func(_ context.Context, r *Request) (perlcompat.Value, error) {
-		n, err := perlcompat.AsInt(r.Arg(0))
-		return perlcompat.Int(2 * n), err
-	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	peer, err := cli.Dial(ctx, "tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	peer := dialDoubler(ctx, t, addr, 0)
 
 	held := make(chan error, 1)
 	go func() {
@@ -640,6 +649,7 @@ func TestAHandlerThatSaysItWillBlockLeavesItsChannelRead(t *testing.T) {
 	// svc/hold now waits on the reader (nothing else is queued). The
 	// server's call to the client is answered over the same channel.
 	var got perlcompat.Value
+	var err error
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		cctx, ccancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		got, err = srv.Call(cctx, "poe://Cli/cli/double", 21)
@@ -687,18 +697,10 @@ func TestAHandlerCallingBackOverItsOwnChannelGetsTheReply(t *testing.T) {
 		mu.Unlock()
 		return nil, err
 	})
-	cli, _ := newKernel(t, testConfig(t, "Cli"))
-	cli.HandleFunc("cli/double", func(_ context.Context, r *Request) (perlcompat.Value, error) {
-		n, err := perlcompat.AsInt(r.Arg(0))
-		time.Sleep(time.Millisecond) // longer than the takeover delay
-		return perlcompat.Int(2 * n), err
-	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	peer, err := cli.Dial(ctx, "tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The reply comes late: svc/back waits on its own channel a while.
+	peer := dialDoubler(ctx, t, addr, time.Millisecond)
 	for i := int64(1); i <= 20; i++ {
 		done := make(chan error, 1)
 		go func() {

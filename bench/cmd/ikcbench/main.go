@@ -940,6 +940,22 @@ func (b *bench) row8() {
 // rawRelay is row 8's trivial Go program: a TCP relay to upstream, each
 // connection copied both ways with io.Copy, nothing parsed.
 func rawRelay(upstream string) {
+	serveChild(func(c net.Conn) {
+		u, err := net.Dial("tcp", upstream)
+		if err != nil {
+			return
+		}
+		defer u.Close()
+		go func() { io.Copy(u, c); u.Close() }()
+		io.Copy(c, u)
+	})
+}
+
+// serveChild is the body of ikcbench run as a trivial server (-raw-relay,
+// -raw-echo-server): it listens on loopback, prints its address for the
+// parent, serves each connection with handle (closing it after), and
+// exits when the parent closes its stdin.
+func serveChild(handle func(net.Conn)) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fatal(err)
@@ -953,36 +969,37 @@ func rawRelay(upstream string) {
 		}
 		go func() {
 			defer c.Close()
-			u, err := net.Dial("tcp", upstream)
-			if err != nil {
-				return
-			}
-			defer u.Close()
-			go func() { io.Copy(u, c); u.Close() }()
-			io.Copy(c, u)
+			handle(c)
 		}()
 	}
 }
 
-// startRelay runs rawRelay to the Perl server s in a child process; its
-// clients address s's kernel.
-func (b *bench) startRelay(s *server) *server {
+// startChild runs ikcbench with args as a serveChild process and returns
+// it, running, with the address it announced. Closing stdin stops it.
+func startChild(what string, args ...string) (cmd *exec.Cmd, stdin io.Closer, addr string) {
 	self, err := os.Executable()
 	if err != nil {
 		fatal(err)
 	}
-	cmd := exec.Command(self, "-raw-relay", s.addr)
+	cmd = exec.Command(self, args...)
 	cmd.Stderr = os.Stderr
-	cmd.StdinPipe() // held by cmd: the child exits when this process does
+	in, _ := cmd.StdinPipe()
 	out, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		fatal(err)
 	}
-	addr, err := bufio.NewReader(out).ReadString('\n')
+	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
-		fatal(fmt.Errorf("relay: %w", err))
+		fatal(fmt.Errorf("%s: %w", what, err))
 	}
-	r := &server{kind: "relay", kernel: s.kernel, addr: strings.TrimSpace(addr), cmd: cmd}
+	return cmd, in, strings.TrimSpace(line)
+}
+
+// startRelay runs rawRelay to the Perl server s in a child process; its
+// clients address s's kernel. b.stop ends it.
+func (b *bench) startRelay(s *server) *server {
+	cmd, _, addr := startChild("relay", "-raw-relay", s.addr)
+	r := &server{kind: "relay", kernel: s.kernel, addr: addr, cmd: cmd}
 	b.servers = append(b.servers, r)
 	return r
 }
@@ -1170,48 +1187,22 @@ func rawConns() (net.Conn, net.Conn) {
 // connection back as a frame. It runs as its own process, as ikcgate
 // does, so a round trip to it pays the same cross-process wake-ups.
 func rawEchoServer() {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fatal(err)
-	}
-	fmt.Println(l.Addr().String())
-	go func() { io.Copy(io.Discard, os.Stdin); os.Exit(0) }() // exit with the parent
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			return
-		}
-		go func() {
-			defer c.Close()
-			fr := protocol.NewFrameReader(c, nil, 0)
-			fw := protocol.NewFrameWriter(c, 0)
-			for {
-				p, err := fr.ReadFrame()
-				if err != nil || fw.WriteFrame(p) != nil {
-					return
-				}
+	serveChild(func(c net.Conn) {
+		fr := protocol.NewFrameReader(c, nil, 0)
+		fw := protocol.NewFrameWriter(c, 0)
+		for {
+			p, err := fr.ReadFrame()
+			if err != nil || fw.WriteFrame(p) != nil {
+				return
 			}
-		}()
-	}
+		}
+	})
 }
 
 // rawEchoConn starts rawEchoServer as a child process and connects to it.
 func rawEchoConn() (net.Conn, func(), int) {
-	self, err := os.Executable()
-	if err != nil {
-		fatal(err)
-	}
-	cmd := exec.Command(self, "-raw-echo-server")
-	stdin, _ := cmd.StdinPipe()
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		fatal(err)
-	}
-	addr, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		fatal(fmt.Errorf("raw echo server: %w", err))
-	}
-	c, err := net.Dial("tcp", strings.TrimSpace(addr))
+	cmd, stdin, addr := startChild("raw echo server", "-raw-echo-server")
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		fatal(err)
 	}
