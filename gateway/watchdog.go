@@ -77,8 +77,11 @@ func (k *Kernel) watchdog() {
 		select {
 		case <-t.C:
 		case <-done:
-			done, linger = nil, 1 // shutting down: stop once no handler runs inline
+			// Shutting down: stop as soon as no handler runs inline,
+			// looking often rather than every tick.
+			done, linger = nil, 1
 			quiet = 0
+			t.Reset(time.Millisecond)
 		}
 		if k.inlineNow.Load() == 0 {
 			if quiet++; quiet < linger {
