@@ -95,8 +95,12 @@ type channel struct {
 	drainCh  chan struct{} // closed by drain
 	readDone chan struct{} // closed by the reader when it stops on its own
 	readErr  error         // why it stopped (guarded by mu)
-	wdone    chan struct{} // writer finished
-	kdone    chan struct{} // worker finished
+	wdone    chan struct{} // writer finished (or never started)
+	kdone    chan struct{} // worker finished (or never started)
+	// The writer and the worker start when first needed: a channel that
+	// only ever writes inline and runs handlers on its reader (an idle
+	// one, a sequential caller's) has one goroutine, not three.
+	writerOnce, workerOnce sync.Once
 }
 
 func newChannel(k *Kernel, nc net.Conn, res protocol.Result, fz perlcompat.Freezer, server bool, localID string, localNames []string) *channel {
@@ -130,11 +134,9 @@ func newChannel(k *Kernel, nc net.Conn, res protocol.Result, fz perlcompat.Freez
 	return ch
 }
 
-// run starts the writer and worker and becomes the reader; the goroutine
-// that holds the read role last ends the channel once all three are done.
+// run becomes the reader; the goroutine that holds the read role last
+// ends the channel once the writer and worker, if they started, are done.
 func (ch *channel) run(leftover []byte) {
-	go ch.writeLoop()
-	go ch.workLoop()
 	ch.fr = protocol.NewFrameReader(newRawReader(ch.nc), leftover, ch.k.limits().MaxFrameSize)
 	ch.read()
 }
@@ -250,16 +252,36 @@ func (ch *channel) end(err error) {
 		ch.mu.Unlock()
 		ch.cancel()
 		close(ch.readDone)
+		ch.startWorker() // it drains: serves what is queued, then flushes through the writer
 		<-ch.kdone
-		<-ch.wdone
+		<-ch.writerDone()
 		ch.fail(err)
 		ch.k.closed(ch)
 		return
 	}
 	ch.fail(err)
-	<-ch.wdone
-	<-ch.kdone
+	<-ch.writerDone()
+	<-ch.workerDone()
 	ch.k.closed(ch)
+}
+
+// startWriter starts the writer unless it runs or ran.
+func (ch *channel) startWriter() { ch.writerOnce.Do(func() { go ch.writeLoop() }) }
+
+// startWorker starts the worker unless it runs or ran.
+func (ch *channel) startWorker() { ch.workerOnce.Do(func() { go ch.workLoop() }) }
+
+// writerDone is closed once the writer has finished; a writer that never
+// started is finished now (the channel is dead: nothing will start it).
+func (ch *channel) writerDone() <-chan struct{} {
+	ch.writerOnce.Do(func() { close(ch.wdone) })
+	return ch.wdone
+}
+
+// workerDone is writerDone for the worker.
+func (ch *channel) workerDone() <-chan struct{} {
+	ch.workerOnce.Do(func() { close(ch.kdone) })
+	return ch.kdone
 }
 
 func (ch *channel) isDead() bool {
@@ -274,6 +296,7 @@ func (ch *channel) isDead() bool {
 // queue hands req to the worker. It returns false if the channel died
 // meanwhile.
 func (ch *channel) queue(req *protocol.Request) bool {
+	ch.startWorker()
 	ch.queuedRq.Add(1)
 	select {
 	case ch.work <- req:
@@ -417,6 +440,7 @@ func (ch *channel) writeInline(fb *frameBuf) (took, reuse bool, err error) {
 	}
 	ch.partial = frame[n:]
 	ch.queued.Add(1)
+	ch.startWriter()
 	select {
 	case ch.kick <- struct{}{}:
 	default:
@@ -544,6 +568,7 @@ func (ch *channel) enqueue(ctx context.Context, fb *frameBuf, waited bool) error
 		}
 	}
 	ch.queued.Add(1)
+	ch.startWriter()
 	frame := fb.frame
 	ok, room := ch.sendq.push(frame)
 	if !ok {
@@ -675,6 +700,7 @@ func (ch *channel) drain() {
 	ch.draining = true
 	close(ch.drainCh)
 	ch.mu.Unlock()
+	ch.startWorker() // the worker drains
 }
 
 // finishDraining runs on the worker once drain was asked, or the reader
@@ -694,6 +720,7 @@ func (ch *channel) finishDraining() {
 	ch.hmu.Unlock()
 	ch.waitOwed()
 	ch.waitSenders()
+	ch.startWriter() // it writes what is queued, then closes the channel
 	ch.sendq.pushMarker()
 }
 

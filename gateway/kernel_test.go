@@ -358,6 +358,64 @@ func TestUnixSocketChannelsWork(t *testing.T) {
 	}
 }
 
+// TestAnIdleChannelHoldsOnlyItsReader: the writer and the worker start
+// when first needed, so an idle channel is one goroutine on each side,
+// and one that only makes sequential calls stays so; a burst of posts or
+// a drain starts them, and everything still ends cleanly.
+func TestAnIdleChannelHoldsOnlyItsReader(t *testing.T) {
+	checkGoroutines(t)
+	srv, addr := newKernel(t, testConfig(t, "Srv"))
+	var posted atomic.Int64
+	srv.HandleFunc("svc/echo", func(_ context.Context, r *Request) (perlcompat.Value, error) {
+		return r.Arg(0), nil
+	})
+	srv.HandleFunc("svc/count", func(_ context.Context, r *Request) (perlcompat.Value, error) {
+		posted.Add(1)
+		return nil, nil
+	})
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := cli.Dial(ctx, "tcp", addr); err != nil { // warm up: the kernels' own goroutines
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	before := runtime.NumGoroutine()
+	const n = 20
+	peers := make([]*Peer, n)
+	for i := range peers {
+		p, err := cli.Dial(ctx, "tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		peers[i] = p
+	}
+	time.Sleep(50 * time.Millisecond)
+	if per := float64(runtime.NumGoroutine()-before) / n; per > 2.1 {
+		t.Errorf("%.1f goroutines per idle connection (both ends), want 2: a reader each", per)
+	}
+	for i := 0; i < 5; i++ { // sequential calls: written inline, run inline
+		if v, err := peers[0].Call(ctx, "svc/echo", i); err != nil || v != perlcompat.Int(int64(i)) {
+			t.Fatalf("call %d: %v, %v", i, v, err)
+		}
+	}
+	for i := 0; i < 1000; i++ {
+		if err := peers[1].Post(ctx, "svc/count", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := peers[1].Call(ctx, "IKC/ping", nil); err != nil {
+		t.Fatal(err)
+	}
+	if posted.Load() != 1000 {
+		t.Errorf("%d posts served, want 1000", posted.Load())
+	}
+	for _, p := range peers[:n/2] {
+		p.Close()
+	}
+	// The rest, never written to by a writer, drain at shutdown.
+}
+
 func TestShutdownLetsARunningHandlerReply(t *testing.T) {
 	checkGoroutines(t)
 	cfg := testConfig(t, "Srv")
