@@ -43,7 +43,8 @@
 // its own initiative except at the negotiation deadline, and never sends
 // ClientLite an unsolicited frame.
 //
-// Goroutines: per channel one reader, one worker and one writer. Handlers
+// Goroutines: per channel one reader, and a worker and a writer started
+// when first needed (an idle channel is its reader alone). Handlers
 // run one at a time in arrival order, as in a Perl kernel: on the reader
 // itself when nothing is queued (no hand-off per request), else on the
 // worker. A handler about to wait calls WillBlock (Call does it itself),
