@@ -72,6 +72,7 @@ func (d *Demo) ServeIKC(ctx context.Context, r *gateway.Request) (perlcompat.Val
 		if ms > int64(MaxDemoSleep/time.Millisecond) {
 			return nil, fmt.Errorf("demo/sleep: %dms is longer than %s", ms, MaxDemoSleep)
 		}
+		gateway.WillBlock(ctx) // the channel goes on being read meanwhile
 		t := time.NewTimer(wait)
 		defer t.Stop()
 		select {
