@@ -317,6 +317,46 @@ func TestRequestDecoderGivesEachEventItsOwnSpecifierWhateverItRemembers(t *testi
 	}
 }
 
+func TestAReplySendsItsCallsRsvpAsReceivedAndFollowsEdits(t *testing.T) {
+	rsvp := reqTestHash("kernel", "K", "session", "cli", "state", "got")
+	call, err := DecodeRequest(reqTestHash("event", "poe://Srv/svc/echo", "params", "x", "rsvp", rsvp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := NewReply(call, perlcompat.Text("y"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rep.Value().Get("event"); got != perlcompat.Value(rsvp) {
+		t.Errorf("reply event %#v, want the rsvp hash as received", got)
+	}
+	sent := func(r *Request) Specifier {
+		t.Helper()
+		sp, err := SpecifierFromValue(r.Value().Get("event"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sp
+	}
+	// Edited: the event goes out as the edit says, not as received.
+	rep.Event.State = "other"
+	if got := sent(rep); got.State != "other" {
+		t.Errorf("edited reply goes to %v, want state other", got)
+	}
+	// A new raw value with the old specifier: checked, not trusted.
+	rep2, _ := NewReply(call, perlcompat.Text("y"))
+	rep2.EventValue = reqTestHash("kernel", "K", "session", "cli", "state", "elsewhere")
+	if got := sent(rep2); got.State != "got" {
+		t.Errorf("reply with a replaced raw event goes to %v, want state got", got)
+	}
+	// The call's rsvp edited before replying: the reply goes there.
+	call.Rsvp.State = "moved"
+	rep3, _ := NewReply(call, perlcompat.Text("y"))
+	if got := sent(rep3); got.State != "moved" {
+		t.Errorf("reply after the rsvp was edited goes to %v, want state moved", got)
+	}
+}
+
 func reqTestHash(kv ...any) *perlcompat.Hash {
 	h := perlcompat.NewHash()
 	for i := 0; i < len(kv); i += 2 {
