@@ -1186,17 +1186,19 @@ func rawConns() (net.Conn, net.Conn) {
 // loopback, prints its address, and echoes every frame of every
 // connection back as a frame. It runs as its own process, as ikcgate
 // does, so a round trip to it pays the same cross-process wake-ups.
-func rawEchoServer() {
-	serveChild(func(c net.Conn) {
-		fr := protocol.NewFrameReader(c, nil, 0)
-		fw := protocol.NewFrameWriter(c, 0)
-		for {
-			p, err := fr.ReadFrame()
-			if err != nil || fw.WriteFrame(p) != nil {
-				return
-			}
+func rawEchoServer() { serveChild(echoFrames) }
+
+// echoFrames writes every frame read from c back to it, until either
+// fails.
+func echoFrames(c net.Conn) {
+	fr := protocol.NewFrameReader(c, nil, 0)
+	fw := protocol.NewFrameWriter(c, 0)
+	for {
+		p, err := fr.ReadFrame()
+		if err != nil || fw.WriteFrame(p) != nil {
+			return
 		}
-	})
+	}
 }
 
 // rawEchoConn starts rawEchoServer as a child process and connects to it.
@@ -1224,16 +1226,7 @@ func rawPingPong(secs float64, inProcess bool) (rate, cpuPerTrip float64) {
 		var s net.Conn
 		c, s = rawConns()
 		defer s.Close()
-		go func() {
-			fr := protocol.NewFrameReader(s, nil, 0)
-			fw := protocol.NewFrameWriter(s, 0)
-			for {
-				p, err := fr.ReadFrame()
-				if err != nil || fw.WriteFrame(p) != nil {
-					return
-				}
-			}
-		}()
+		go echoFrames(s)
 	} else {
 		var stop func()
 		c, stop, echoPid = rawEchoConn()
