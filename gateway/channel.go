@@ -82,15 +82,13 @@ type channel struct {
 	partial []byte        // the unwritten rest of an inline write (guarded by wmu)
 	kick    chan struct{} // cap 1: the writer has a partial to finish
 
-	mu        sync.Mutex
-	draining  bool // no new work or frames: flushing before close
-	senders   int  // enqueues in progress
-	sendersOK chan struct{}
-	owed      int           // answers goroutines will send (deferAnswer)
-	owedOK    chan struct{} // closed when owed drops to 0 while draining
-	failErr   error
-	dead      chan struct{} // closed by fail
-	pending   map[string]*pendingCall
+	mu       sync.Mutex
+	draining bool     // no new work or frames: flushing before close
+	senders  inFlight // enqueues in progress; closedSenders once drained
+	owed     inFlight // answers goroutines will send (deferAnswer)
+	failErr  error
+	dead     chan struct{} // closed by fail
+	pending  map[string]*pendingCall
 
 	drainCh  chan struct{} // closed by drain
 	readDone chan struct{} // closed by the reader when it stops on its own
@@ -548,7 +546,7 @@ func (ch *channel) enqueue(ctx context.Context, fb *frameBuf, waited bool) error
 		fb.recycle(false)
 		return fmt.Errorf("%w: %v", ErrDisconnected, ch.failErr)
 	}
-	if ch.senders < 0 {
+	if ch.senders.n < 0 {
 		ch.mu.Unlock()
 		fb.recycle(false)
 		if ch.k.isClosing() {
@@ -556,8 +554,8 @@ func (ch *channel) enqueue(ctx context.Context, fb *frameBuf, waited bool) error
 		}
 		return ErrDisconnected // the channel is closing: its peer left
 	}
-	ch.senders++
-	inline := waited && ch.senders == 1 && ch.queuedRq.Load() == 0 && !ch.burst.Load()
+	ch.senders.n++
+	inline := waited && ch.senders.n == 1 && ch.queuedRq.Load() == 0 && !ch.burst.Load()
 	ch.mu.Unlock()
 	defer ch.doneSending()
 
@@ -600,11 +598,7 @@ func (ch *channel) enqueue(ctx context.Context, fb *frameBuf, waited bool) error
 
 func (ch *channel) doneSending() {
 	ch.mu.Lock()
-	ch.senders--
-	if ch.senders == 0 && ch.sendersOK != nil {
-		close(ch.sendersOK)
-		ch.sendersOK = nil
-	}
+	ch.senders.done()
 	ch.mu.Unlock()
 }
 
@@ -730,58 +724,80 @@ func (ch *channel) finishDraining() {
 func (ch *channel) deferAnswer() bool {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
-	if ch.draining || ch.failErr != nil || ch.senders < 0 {
+	if ch.draining || ch.failErr != nil || ch.senders.n < 0 {
 		return false
 	}
-	ch.owed++
+	ch.owed.n++
 	return true
 }
 
 // answered ends a deferAnswer.
 func (ch *channel) answered() {
 	ch.mu.Lock()
-	ch.owed--
-	if ch.owed == 0 && ch.owedOK != nil {
-		close(ch.owedOK)
-		ch.owedOK = nil
-	}
+	ch.owed.done()
 	ch.mu.Unlock()
 }
 
 // waitOwed waits for deferred answers (none start once draining).
 func (ch *channel) waitOwed() {
 	ch.mu.Lock()
-	if ch.owed == 0 {
-		ch.mu.Unlock()
-		return
-	}
-	wait := make(chan struct{})
-	ch.owedOK = wait
+	w := ch.owed.waiter()
 	ch.mu.Unlock()
-	select {
-	case <-wait:
-	case <-ch.dead:
-	}
+	ch.waitFor(w)
 }
 
 // waitSenders waits for enqueues in progress and refuses new ones.
 func (ch *channel) waitSenders() {
-	ch.mu.Lock()
-	if ch.senders == 0 {
-		ch.senders = closedSenders
+	for {
+		ch.mu.Lock()
+		w := ch.senders.waiter()
+		if w == nil || ch.isDead() {
+			ch.senders.n = closedSenders // in the same hold as the count was 0
+			ch.mu.Unlock()
+			return
+		}
 		ch.mu.Unlock()
+		ch.waitFor(w)
+	}
+}
+
+// waitFor waits for w (nil: nothing to wait for) or the channel's death.
+func (ch *channel) waitFor(w <-chan struct{}) {
+	if w == nil {
 		return
 	}
-	wait := make(chan struct{})
-	ch.sendersOK = wait
-	ch.mu.Unlock()
 	select {
-	case <-wait:
+	case <-w:
 	case <-ch.dead:
 	}
-	ch.mu.Lock()
-	ch.senders = closedSenders
-	ch.mu.Unlock()
+}
+
+// inFlight counts work in progress on a channel (enqueues, answers
+// owed) for a drain to wait on. It is guarded by the channel's mu.
+type inFlight struct {
+	n    int
+	zero chan struct{} // closed when n drops to 0; nil while nobody waits
+}
+
+// done counts one piece of work finished.
+func (f *inFlight) done() {
+	f.n--
+	if f.n == 0 && f.zero != nil {
+		close(f.zero)
+		f.zero = nil
+	}
+}
+
+// waiter returns a channel closed once n is 0, or nil when nothing is in
+// flight now (n is 0, or negative: closed to new work).
+func (f *inFlight) waiter() <-chan struct{} {
+	if f.n <= 0 {
+		return nil
+	}
+	if f.zero == nil {
+		f.zero = make(chan struct{})
+	}
+	return f.zero
 }
 
 // closedSenders marks a send queue that takes no more frames.

@@ -30,12 +30,8 @@ type nbWriter struct {
 // newNBWriter returns nc's non-blocking writer, or nil when nc has no
 // descriptor (net.Pipe in tests): then every frame goes to the writer.
 func newNBWriter(nc net.Conn) *nbWriter {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
+	rc := rawConnOf(nc)
+	if rc == nil {
 		return nil
 	}
 	w := &nbWriter{rc: rc}
@@ -146,15 +142,24 @@ type rawReader struct {
 	fn  func(fd uintptr) bool
 }
 
-// newRawReader returns nc's reader for the frame stream: a rawReader, or
-// nc itself when it has no descriptor.
-func newRawReader(nc net.Conn) io.Reader {
+// rawConnOf returns nc's descriptor access, or nil when it has none.
+func rawConnOf(nc net.Conn) syscall.RawConn {
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
-		return nc
+		return nil
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
+		return nil
+	}
+	return rc
+}
+
+// newRawReader returns nc's reader for the frame stream: a rawReader, or
+// nc itself when it has no descriptor.
+func newRawReader(nc net.Conn) io.Reader {
+	rc := rawConnOf(nc)
+	if rc == nil {
 		return nc
 	}
 	r := &rawReader{rc: rc}
