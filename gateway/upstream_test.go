@@ -155,6 +155,18 @@ func TestTwoUpstreamsRelayTheirOwnPostBacksAndCloseCleanly(t *testing.T) {
 	}
 }
 
+// holdUntil is a handler answering "held" once release is closed (or
+// its context ends).
+func holdUntil(release <-chan struct{}) HandlerFunc {
+	return func(ctx context.Context, r *Request) (perlcompat.Value, error) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return perlcompat.Text("held"), nil
+	}
+}
+
 // TestForwardedCallsDoNotHoldTheClientsChannel: the gateway sends a
 // forwarded call upstream and goes on with the client's next request
 // while the answer is out, as a Perl kernel, which never waits, does; and
@@ -163,13 +175,7 @@ func TestForwardedCallsDoNotHoldTheClientsChannel(t *testing.T) {
 	checkGoroutines(t)
 	cli, gw, up, _ := upstreamSetup(t)
 	release := make(chan struct{})
-	up.HandleFunc("svc/hold", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
-		select {
-		case <-release:
-		case <-ctx.Done():
-		}
-		return perlcompat.Text("held"), nil
-	})
+	up.HandleFunc("svc/hold", holdUntil(release))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	held := make(chan error, 1)
@@ -217,13 +223,7 @@ func TestASlowClientDoesNotHoldTheUpstreamsAnswers(t *testing.T) {
 	up, upAddr := newKernel(t, testConfig(t, "Up"))
 	up.HandleFunc("svc/echo", echo)
 	release := make(chan struct{})
-	up.HandleFunc("svc/hold", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
-		select {
-		case <-release:
-		case <-ctx.Done():
-		}
-		return perlcompat.Text("held"), nil
-	})
+	up.HandleFunc("svc/hold", holdUntil(release))
 	cfg := testConfig(t, "Gw")
 	cfg.SendQueue = 4
 	gw, gwAddr := newKernel(t, cfg)

@@ -38,12 +38,8 @@ func (s *Slab) chunk(per, lo, hi int) int {
 // interface the ordinary way copies it to a fresh heap object, which for
 // a message of many short strings was a decoder's biggest cost.
 func (s *Slab) Str(v perlcompat.Str) perlcompat.Value {
-	if len(s.strs) == 0 {
-		s.strs = make([]perlcompat.Str, s.chunk(48, 2, 1024))
-	}
-	p := &s.strs[0]
+	p := next(&s.strs, s.chunk(48, 2, 1024))
 	*p = v
-	s.strs = s.strs[1:]
 	return perlcompat.BoxStr(p)
 }
 
@@ -52,35 +48,32 @@ func (s *Slab) Int(i perlcompat.Int) perlcompat.Value {
 	if i >= 0 && i < 256 {
 		return i
 	}
-	if len(s.ints) == 0 {
-		s.ints = make([]perlcompat.Int, s.chunk(64, 2, 1024))
-	}
-	p := &s.ints[0]
+	p := next(&s.ints, s.chunk(64, 2, 1024))
 	*p = i
-	s.ints = s.ints[1:]
 	var box perlcompat.Value = perlcompat.Int(0)
 	(*[2]unsafe.Pointer)(unsafe.Pointer(&box))[1] = unsafe.Pointer(p)
 	return box
 }
 
+// next hands out the first item of *chunk, refilling it with n fresh
+// zero items when it is empty.
+func next[T any](chunk *[]T, n int) *T {
+	if len(*chunk) == 0 {
+		*chunk = make([]T, n)
+	}
+	p := &(*chunk)[0]
+	*chunk = (*chunk)[1:]
+	return p
+}
+
 // Hash returns a new empty hash.
 func (s *Slab) Hash() *perlcompat.Hash {
-	if len(s.hashes) == 0 {
-		s.hashes = make([]perlcompat.Hash, s.chunk(128, 2, 256))
-	}
-	h := &s.hashes[0]
-	s.hashes = s.hashes[1:]
-	return h
+	return next(&s.hashes, s.chunk(128, 2, 256))
 }
 
 // Array returns a new empty array.
 func (s *Slab) Array() *perlcompat.Array {
-	if len(s.arrays) == 0 {
-		s.arrays = make([]perlcompat.Array, s.chunk(128, 2, 256))
-	}
-	a := &s.arrays[0]
-	s.arrays = s.arrays[1:]
-	return a
+	return next(&s.arrays, s.chunk(128, 2, 256))
 }
 
 // Entries returns a zero-length slice with capacity n whose appends
