@@ -20,8 +20,9 @@ import (
 	"github.com/ikcgate/ikcgate/protocol"
 )
 
-// channel is one negotiated connection to another kernel. Three goroutines
-// serve it, each easy to find:
+// channel is one negotiated connection to another kernel. Up to three
+// goroutines serve it, each easy to find (the worker and the writer start
+// when first needed):
 //
 //   - the reader (run, read) reads frames, thaws them and routes each
 //     request: replies to our calls and error reports are settled at once;
@@ -32,8 +33,9 @@ import (
 //   - the worker runs queued handlers one request at a time, in arrival
 //     order, as a Perl kernel does, so a post followed by a call sees the
 //     post done; hmu keeps it and the reader from running two at once;
-//   - the writer drains the send queue in writevs of up to sixteen frames,
-//     so a burst takes few syscalls.
+//   - the writer drains the send queue in one writev: small frames sit
+//     copied one after another in 32 KiB chunks (sendqueue.go), so a
+//     burst takes few syscalls.
 //
 // Senders freeze and frame their message on their own goroutine. A frame
 // someone waits for (a call, a reply) is written by its sender with a

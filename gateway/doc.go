@@ -53,7 +53,8 @@
 // its own calls and a disconnect are still read.
 // A frame someone waits for (a call, a reply) is written by its sender
 // when nothing is queued; the rest goes to the writer, which sends
-// whatever is queued in one writev; send queues are bounded. An Upstream
+// whatever is queued in one writev, small frames copied together into
+// pooled chunks; send queues are bounded. An Upstream
 // sends forwarded calls in order and awaits their answers concurrently.
 // A peer that closes still has the requests it sent served. Shutdown
 // drains: running handlers finish and their replies (forwarded answers
