@@ -252,8 +252,11 @@ func (ch *channel) end(err error) {
 		ch.mu.Unlock()
 		ch.cancel()
 		close(ch.readDone)
-		ch.startWorker() // it drains: serves what is queued, then flushes through the writer
-		<-ch.kdone
+		if ch.claimWorker() {
+			ch.finishDraining() // no worker ever ran: nothing is queued for one
+		} else {
+			<-ch.kdone // it drains: serves what is queued, then flushes through the writer
+		}
 		<-ch.writerDone()
 		ch.fail(err)
 		ch.k.closed(ch)
@@ -270,6 +273,14 @@ func (ch *channel) startWriter() { ch.writerOnce.Do(func() { go ch.writeLoop() }
 
 // startWorker starts the worker unless it runs or ran.
 func (ch *channel) startWorker() { ch.workerOnce.Do(func() { go ch.workLoop() }) }
+
+// claimWorker reports whether the worker never started, and sees that it
+// never will. Only the read role queues work, so its holder may then do
+// the worker's last part itself.
+func (ch *channel) claimWorker() (never bool) {
+	ch.workerOnce.Do(func() { close(ch.kdone); never = true })
+	return never
+}
 
 // writerDone is closed once the writer has finished; a writer that never
 // started is finished now (the channel is dead: nothing will start it).
@@ -716,6 +727,16 @@ func (ch *channel) finishDraining() {
 	ch.hmu.Unlock()
 	ch.waitOwed()
 	ch.waitSenders()
+	if ch.queued.Load() == 0 {
+		// All written (the writer counts frames down once flushed) and
+		// no sender is left to add one: close now, with no writer to
+		// start or wake.
+		ch.mu.Lock()
+		rerr := ch.readErr // set when the reader stopped on its own
+		ch.mu.Unlock()
+		ch.fail(rerr)
+		return
+	}
 	ch.startWriter() // it writes what is queued, then closes the channel
 	ch.sendq.pushMarker()
 }

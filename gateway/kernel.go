@@ -180,7 +180,7 @@ func (k *Kernel) Serve(l net.Listener) error {
 		k.wg.Add(1)
 		go func() {
 			defer k.wg.Done()
-			k.accept(nc, l)
+			k.accept(nc)
 		}()
 	}
 }
@@ -212,11 +212,16 @@ func (k *Kernel) admit(nc net.Conn) bool {
 	return true
 }
 
-func (k *Kernel) accept(nc net.Conn, l net.Listener) {
+// accept negotiates an admitted connection, then becomes its channel's
+// reader: one goroutine per accepted channel until it needs more.
+func (k *Kernel) accept(nc net.Conn) {
+	registered := false
 	defer func() {
-		k.mu.Lock()
-		k.admitted--
-		k.mu.Unlock()
+		if !registered { // open stops counting it once registered
+			k.mu.Lock()
+			k.admitted--
+			k.mu.Unlock()
+		}
 	}()
 	local := localName(nc, true)
 	names := append([]string{k.cfg.Name}, k.cfg.Aliases...)
@@ -254,6 +259,7 @@ func (k *Kernel) accept(nc net.Conn, l net.Listener) {
 	if _, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
 		sanity = nc.RemoteAddr().String() // Perl adds getpeername as "ip:port"
 	}
+	registered = true
 	k.open(nc, res, leftover, true, k.id, names, sanity)
 }
 
@@ -365,8 +371,13 @@ type localEntry struct {
 
 var lastLocal atomic.Pointer[localEntry]
 
-// open registers a negotiated channel and starts its goroutines. It
-// returns nil (and closes nc) if the kernel is shutting down.
+// open registers a negotiated channel and runs its reader. A dialled
+// channel's reader gets a new goroutine and open returns the channel, or
+// nil (closing nc) if the kernel is shutting down. An accepted one
+// (server) is read on accept's goroutine, which holds a k.wg count
+// already, and open returns when the channel has ended; the connection
+// stops counting as admitted in the same hold that registers it, so
+// MaxConnections never counts it twice or not at all.
 func (k *Kernel) open(nc net.Conn, res protocol.Result, leftover []byte, server bool, localID string, localNames []string, sanity string) *channel {
 	fz := k.cfg.freezer(res.Freezer)
 	if fz == nil {
@@ -383,6 +394,9 @@ func (k *Kernel) open(nc net.Conn, res protocol.Result, leftover []byte, server 
 		names = append(names, sanity)
 	}
 	k.mu.Lock()
+	if server {
+		k.admitted--
+	}
 	if k.closing {
 		k.mu.Unlock()
 		nc.Close()
@@ -403,13 +417,19 @@ func (k *Kernel) open(nc net.Conn, res protocol.Result, leftover []byte, server 
 		ch.names = append(ch.names, n)
 	}
 	ch.info = ChannelInfo{RemoteID: ch.remoteID, Names: ch.names, Peer: nc.RemoteAddr(), Dialogue: res.Dialogue.String(), Freezer: fz.Name(), Server: server}
-	k.wg.Add(1)
+	if !server {
+		k.wg.Add(1)
+	}
 	k.mu.Unlock()
 
 	k.obs.ChannelOpened(ch.info)
 	ch.log.Info("channel open", "dialogue", res.Dialogue.String(), "freezer", fz.Name(), "names", ch.names, "pid", res.PeerPID, "role", map[bool]string{true: "server", false: "client"}[server])
 	k.inform(MonitorEvent{Kind: MonitorRegister, RemoteID: ch.remoteID, Names: ch.names, PID: res.PeerPID, HasPID: res.PeerHasPID, Freezer: fz.Name(), Dialogue: res.Dialogue.String()})
 	k.inform(MonitorEvent{Kind: MonitorChannel, RemoteID: ch.remoteID, Names: ch.names, ChannelState: "ready"})
+	if server {
+		ch.run(leftover)
+		return ch
+	}
 	go func() {
 		defer k.wg.Done()
 		ch.run(leftover)
