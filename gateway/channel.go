@@ -202,10 +202,11 @@ func (ch *channel) read() {
 // whether this goroutine still holds the read role: when the handler runs
 // long, the kernel's watchdog hands reading to a new goroutine.
 func (ch *channel) runInline(req *protocol.Request) bool {
-	start := time.Now().UnixNano()
+	now := time.Now()
+	start := now.UnixNano()
 	ch.inlineFrom.Store(start)
 	ch.k.watchInline()
-	ch.k.respond(ch, req)
+	ch.k.respond(ch, req, now)
 	// Under hmu: a takeover reader cannot go inline, and reuse
 	// inlineFrom, before this round is settled.
 	kept := ch.inlineFrom.CompareAndSwap(start, 0)
@@ -322,7 +323,7 @@ func (ch *channel) queue(req *protocol.Request) bool {
 // running.
 func (ch *channel) serve(req *protocol.Request) {
 	ch.hmu.Lock()
-	ch.k.respond(ch, req)
+	ch.k.respond(ch, req, time.Now())
 	ch.hmu.Unlock()
 	ch.queuedRq.Add(-1)
 }

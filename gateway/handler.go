@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ikcgate/ikcgate/perlcompat"
 	"github.com/ikcgate/ikcgate/protocol"
@@ -118,21 +120,51 @@ func fromClientLite(req *protocol.Request) bool {
 	return req.From != nil && req.From.Session == "IKCLite" && req.From.State == ""
 }
 
-// mux holds the published sessions and states and their handlers.
+// mux holds the published sessions and states and their handlers. Every
+// request looks its handler up, and publishing is rare: readers load an
+// immutable table without a lock, and a change copies it (under mu).
 type mux struct {
-	mu       sync.RWMutex
+	mu    sync.Mutex // serializes changes
+	table atomic.Pointer[muxTable]
+}
+
+type muxTable struct {
 	sessions map[string]*session
 	prefixes map[string]Handler // internal sessions named by prefix (upstream post-backs)
 }
 
+// session is immutable once in a table; a change replaces it.
 type session struct {
 	states map[string]Handler // published states
 	all    Handler            // "session/*": every state
 }
 
 func newMux() *mux {
-	m := &mux{sessions: map[string]*session{}, prefixes: map[string]Handler{}}
+	m := &mux{}
+	m.table.Store(&muxTable{sessions: map[string]*session{}, prefixes: map[string]Handler{}})
 	return m
+}
+
+// change applies f to a copy of the table, then publishes the copy. Only
+// the session f names by sess is copied deeply (f may change it).
+func (m *mux) change(sess string, f func(t *muxTable, s *session)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := m.table.Load()
+	t := &muxTable{sessions: maps.Clone(old.sessions), prefixes: maps.Clone(old.prefixes)}
+	s := &session{states: map[string]Handler{}}
+	if o := old.sessions[sess]; o != nil {
+		s.states, s.all = maps.Clone(o.states), o.all
+	}
+	f(t, s)
+	if sess != "" {
+		if len(s.states) == 0 && s.all == nil {
+			delete(t.sessions, sess)
+		} else {
+			t.sessions[sess] = s
+		}
+	}
+	m.table.Store(t)
 }
 
 // Builtin states of session IKC, published in every kernel as in Perl.
@@ -153,18 +185,13 @@ func (k *Kernel) Handle(pattern string, h Handler) {
 	if h == nil {
 		panic("gateway: Handle " + pattern + ": nil handler")
 	}
-	k.mux.mu.Lock()
-	defer k.mux.mu.Unlock()
-	s := k.mux.sessions[sess]
-	if s == nil {
-		s = &session{states: map[string]Handler{}}
-		k.mux.sessions[sess] = s
-	}
-	if state == "*" {
-		s.all = h
-	} else {
-		s.states[state] = h
-	}
+	k.mux.change(sess, func(_ *muxTable, s *session) {
+		if state == "*" {
+			s.all = h
+		} else {
+			s.states[state] = h
+		}
+	})
 }
 
 // HandleFunc publishes pattern and serves it with f.
@@ -180,28 +207,19 @@ func (k *Kernel) Retract(pattern string) {
 	if err != nil {
 		return
 	}
-	k.mux.mu.Lock()
-	defer k.mux.mu.Unlock()
-	s := k.mux.sessions[sess]
-	if s == nil {
-		return
-	}
-	if state == "*" {
-		delete(k.mux.sessions, sess)
-		return
-	}
-	delete(s.states, state)
-	if len(s.states) == 0 && s.all == nil {
-		delete(k.mux.sessions, sess)
-	}
+	k.mux.change(sess, func(_ *muxTable, s *session) {
+		if state == "*" {
+			s.states, s.all = nil, nil
+		} else {
+			delete(s.states, state)
+		}
+	})
 }
 
 // Published lists the published patterns, sorted.
 func (k *Kernel) Published() []string {
-	k.mux.mu.RLock()
-	defer k.mux.mu.RUnlock()
 	var out []string
-	for name, s := range k.mux.sessions {
+	for name, s := range k.mux.table.Load().sessions {
 		for st := range s.states {
 			out = append(out, name+"/"+st)
 		}
@@ -228,11 +246,10 @@ func splitPattern(p string) (sess, state string, err error) {
 // find applies Perl's check step: a session with nothing published is
 // "not available"; a state it did not publish is refused.
 func (m *mux) find(sess, state string) (Handler, error) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	s := m.sessions[sess]
+	t := m.table.Load()
+	s := t.sessions[sess]
 	if s == nil {
-		for p, h := range m.prefixes {
+		for p, h := range t.prefixes {
 			if strings.HasPrefix(sess, p) {
 				return h, nil
 			}
@@ -256,9 +273,7 @@ func (m *mux) publishedSession(sess, state string) bool {
 	}
 	_, err := m.find(sess, state)
 	if state == "" {
-		m.mu.RLock()
-		defer m.mu.RUnlock()
-		return m.sessions[sess] != nil
+		return m.table.Load().sessions[sess] != nil
 	}
 	return err == nil
 }

@@ -81,9 +81,9 @@ func (e *RemoteError) Error() string {
 // respond serves one request the way Perl's Responder does (PROTOCOL.md
 // §6.3): arguments, check, resolve, invocation, reply; any failure is
 // reported back as remote_error, unless the request was itself one.
-// ch is nil for a request this kernel posted to itself.
-func (k *Kernel) respond(ch *channel, req *protocol.Request) {
-	start := time.Now()
+// ch is nil for a request this kernel posted to itself. start is when
+// serving began (the request duration observers see).
+func (k *Kernel) respond(ch *channel, req *protocol.Request, start time.Time) {
 	target := req.Target()
 	// The handler's Request and its arguments' storage are one
 	// allocation: a request costs few, and plain ones have one argument.

@@ -83,9 +83,7 @@ func (k *Kernel) NewUpstream(network, address string, opts UpstreamOptions) *Ups
 	n := upstreamSeq.Add(1)
 	u := &Upstream{k: k, opts: opts, fwd: map[uint64]*forwarded{}, prefix: fwdPrefix + strconv.FormatUint(n, 10) + ":", hookID: n}
 	u.link = k.Connect(network, address, opts.LinkOptions)
-	k.mux.mu.Lock()
-	k.mux.prefixes[u.prefix] = HandlerFunc(u.postBack)
-	k.mux.mu.Unlock()
+	k.mux.change("", func(t *muxTable, _ *session) { t.prefixes[u.prefix] = HandlerFunc(u.postBack) })
 	k.mu.Lock()
 	k.errorHooks = append(k.errorHooks, errorHook{id: n, fn: u.relayError})
 	k.mu.Unlock()
@@ -96,9 +94,7 @@ func (k *Kernel) NewUpstream(network, address string, opts UpstreamOptions) *Ups
 // published for fail from then on.
 func (u *Upstream) Close() {
 	u.link.Close()
-	u.k.mux.mu.Lock()
-	delete(u.k.mux.prefixes, u.prefix)
-	u.k.mux.mu.Unlock()
+	u.k.mux.change("", func(t *muxTable, _ *session) { delete(t.prefixes, u.prefix) })
 	u.k.mu.Lock()
 	hooks := u.k.errorHooks[:0]
 	for _, h := range u.k.errorHooks {
