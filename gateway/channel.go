@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -387,6 +388,10 @@ func (ch *channel) writeLoop() {
 		case <-ch.dead:
 			return
 		}
+		// Let the goroutines that are ready run first: the callers a
+		// batch of replies woke, a poster's loop. What they queue goes
+		// out in this writev rather than one syscall each.
+		runtime.Gosched()
 		// Holding wmu, nobody writes inline meanwhile; a partial inline
 		// write is finished before anything queued after it.
 		ch.wmu.Lock()
@@ -550,9 +555,11 @@ func (ch *channel) encode(msg *protocol.Request) (*frameBuf, error) {
 
 // enqueue hands frame to the writer, or writes it inline when it is
 // waited for (someone's latency depends on it) and likely alone: with
-// another sender at work, requests waiting for the worker, or more input
-// already read, more frames are coming, and the writer sends a burst in
-// one writev. Posts always queue: a loop of posts is a burst.
+// another sender at work, requests waiting for the worker, more input
+// already read, or other calls of ours awaiting replies (their callers
+// send again as the replies come: a pipelining client), more frames are
+// coming, and the writer sends a burst in one writev. Posts always queue:
+// a loop of posts is a burst.
 func (ch *channel) enqueue(ctx context.Context, fb *frameBuf, waited bool) error {
 	ch.mu.Lock()
 	if ch.failErr != nil {
@@ -569,7 +576,7 @@ func (ch *channel) enqueue(ctx context.Context, fb *frameBuf, waited bool) error
 		return ErrDisconnected // the channel is closing: its peer left
 	}
 	ch.senders.n++
-	inline := waited && ch.senders.n == 1 && ch.queuedRq.Load() == 0 && !ch.burst.Load()
+	inline := waited && ch.senders.n == 1 && len(ch.pending) <= 1 && ch.queuedRq.Load() == 0 && !ch.burst.Load()
 	ch.mu.Unlock()
 	defer ch.doneSending()
 
