@@ -30,6 +30,14 @@ type pendingCall struct {
 	mu       sync.Mutex
 	finished bool
 	then     func(perlcompat.Value, error) // see onDone
+
+	// A call with no deadline of its own (its context has none) expires
+	// at deadline (unix ns): it is listed in its channel's expiry list
+	// (guarded by the channel's mu) until answered. See expiry.go.
+	event      protocol.Specifier
+	deadline   int64
+	prev, next *pendingCall
+	listed     bool
 }
 
 func (p *pendingCall) finish(v perlcompat.Value, err error) {
@@ -224,11 +232,6 @@ func (k *Kernel) callOn(ctx context.Context, ch *channel, to protocol.Specifier,
 // callMsg sends msg as a call on ch, with an rsvp state of ours, and waits
 // for the reply.
 func (k *Kernel) callMsg(ctx context.Context, ch *channel, msg *protocol.Request) (perlcompat.Value, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, k.limits().CallTimeout)
-		defer cancel()
-	}
 	c, err := k.startCall(ctx, ch, msg)
 	if err != nil {
 		return nil, err
@@ -264,16 +267,21 @@ type startedCall struct {
 
 // startCall sends msg as a call on ch; await waits for its answer. The
 // two halves let a forwarder send calls in order and wait for them
-// concurrently.
+// concurrently. Without a deadline in ctx the call expires after
+// Limits.CallTimeout (see expiry.go).
 func (k *Kernel) startCall(ctx context.Context, ch *channel, msg *protocol.Request) (*startedCall, error) {
 	p := k.newPending(ch, msg.Event)
 	rsvp := protocol.Specifier{Kernel: ch.localID, Session: rsvpSession, State: p.state}
 	msg.Rsvp = &rsvp // its hash form is built when the message is frozen
 	p.target = k.targetName(msg.Target())
+	start := time.Now()
+	if _, ok := ctx.Deadline(); !ok {
+		p.deadline = start.Add(k.limits().CallTimeout).UnixNano()
+	}
 	if err := ch.addPending(p); err != nil {
 		return nil, err
 	}
-	c := &startedCall{k: k, ch: ch, msg: msg, p: p, start: time.Now()}
+	c := &startedCall{k: k, ch: ch, msg: msg, p: p, start: start}
 	if err := ch.send(ctx, msg); err != nil {
 		k.dropPending(ch, p)
 		k.obs.CallFinished(p.target, time.Since(c.start), err)
@@ -283,8 +291,16 @@ func (k *Kernel) startCall(ctx context.Context, ch *channel, msg *protocol.Reque
 }
 
 // then has fn get the answer on whichever goroutine settles the call,
-// or ErrNoReply after timeout: nothing waits for it.
+// or ErrNoReply after timeout (for a call with no deadline of its own,
+// when it expires): nothing waits for it.
 func (c *startedCall) then(timeout time.Duration, fn func(perlcompat.Value, error)) {
+	if c.p.deadline != 0 {
+		c.p.onDone(func(v perlcompat.Value, err error) {
+			c.k.obs.CallFinished(c.p.target, time.Since(c.start), err)
+			fn(v, err)
+		})
+		return
+	}
 	t := time.AfterFunc(timeout, func() {
 		c.k.dropPending(c.ch, c.p)
 		c.p.finish(nil, fmt.Errorf("%w from %s within the deadline (Perl sends none for undef)", ErrNoReply, c.msg.Event.String()))
@@ -296,8 +312,8 @@ func (c *startedCall) then(timeout time.Duration, fn func(perlcompat.Value, erro
 	})
 }
 
-// await waits for the answer until ctx is done; without a deadline in
-// ctx it waits forever.
+// await waits for the answer until ctx is done, or, for a call with no
+// deadline of its own, until it expires.
 func (c *startedCall) await(ctx context.Context) (reply perlcompat.Value, err error) {
 	defer func() { c.k.obs.CallFinished(c.p.target, time.Since(c.start), err) }()
 	select {
@@ -329,6 +345,7 @@ func (k *Kernel) newPending(ch *channel, to protocol.Specifier) *pendingCall {
 		state: rsvpState(k.rsvpSeq.Add(1)),
 		ch:    ch,
 		done:  make(chan struct{}),
+		event: to,
 	}
 }
 
@@ -339,6 +356,9 @@ func (ch *channel) addPending(p *pendingCall) error {
 		return fmt.Errorf("%w: %v", ErrDisconnected, ch.failErr)
 	}
 	ch.pending[p.state] = p
+	if p.deadline != 0 {
+		ch.listExpiry(p)
+	}
 	ch.mu.Unlock()
 	if ch.k.cfg.Rsvp == RsvpPerl {
 		ch.k.mu.Lock()
@@ -361,24 +381,39 @@ func (k *Kernel) takePending(ch *channel, state string) *pendingCall {
 			return nil
 		}
 		p.ch.mu.Lock()
-		delete(p.ch.pending, state)
+		p.ch.removePending(p)
 		p.ch.mu.Unlock()
 		return p
 	}
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	p := ch.pending[state]
-	delete(ch.pending, state)
+	if p != nil {
+		ch.removePending(p)
+	}
 	return p
+}
+
+// removePending forgets p on ch (not kernel-wide). ch.mu is held.
+func (ch *channel) removePending(p *pendingCall) {
+	delete(ch.pending, p.state)
+	ch.unlistExpiry(p)
 }
 
 func (k *Kernel) dropPending(ch *channel, p *pendingCall) {
 	ch.mu.Lock()
-	delete(ch.pending, p.state)
+	ch.removePending(p)
 	ch.mu.Unlock()
+	k.dropKernelPending(p)
+}
+
+// dropKernelPending forgets p kernel-wide (RsvpPerl's table).
+func (k *Kernel) dropKernelPending(p *pendingCall) {
 	if k.cfg.Rsvp == RsvpPerl {
 		k.mu.Lock()
-		delete(k.pending, p.state)
+		if k.pending[p.state] == p {
+			delete(k.pending, p.state)
+		}
 		k.mu.Unlock()
 	}
 }
@@ -419,7 +454,7 @@ func (ch *channel) pendingFor(msg string) *pendingCall {
 		}
 	}
 	if best != nil {
-		delete(ch.pending, best.state)
+		ch.removePending(best)
 	}
 	return best
 }

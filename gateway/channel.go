@@ -92,6 +92,7 @@ type channel struct {
 	failErr  error
 	dead     chan struct{} // closed by fail
 	pending  map[string]*pendingCall
+	expiry   expiryList // pending calls that expire after CallTimeout
 
 	drainCh  chan struct{} // closed by drain
 	readDone chan struct{} // closed by the reader when it stops on its own
@@ -637,6 +638,7 @@ func (ch *channel) fail(err error) {
 	ch.failErr = err
 	pend := ch.pending
 	ch.pending = map[string]*pendingCall{}
+	ch.stopExpiry()
 	close(ch.dead)
 	ch.mu.Unlock()
 	ch.cancel()

@@ -158,9 +158,7 @@ func (u *Upstream) ServeIKC(ctx context.Context, r *Request) (perlcompat.Value, 
 		timeout = time.Until(dl)
 	}
 	if r.ch == nil || !r.ch.deferAnswer() {
-		ctx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
-		v, err := c.await(ctx)
+		v, err := c.await(ctx) // ctx's deadline, or the call's own
 		return u.answer(f, v, err)
 	}
 	c.then(timeout, func(v perlcompat.Value, err error) {

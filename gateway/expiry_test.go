@@ -1,0 +1,178 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ikcgate/ikcgate/perlcompat"
+)
+
+// expiryPair is a server whose svc/noreturn never answers (Perl sends no
+// reply for undef) and whose svc/echo does, and a client dialled to it
+// with the given CallTimeout.
+func expiryPair(t *testing.T, timeout time.Duration) (*Kernel, *Peer) {
+	t.Helper()
+	srv, addr := newKernel(t, testConfig(t, "Srv"))
+	srv.HandleFunc("svc/noreturn", func(context.Context, *Request) (perlcompat.Value, error) { return nil, nil })
+	srv.HandleFunc("svc/echo", echo)
+	cfg := testConfig(t, "Cli")
+	cfg.CallTimeout = timeout
+	cli, _ := newKernel(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	p, err := cli.Dial(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cli, p
+}
+
+// pendingCount is how many calls ch still tracks, in its table and in its
+// expiry list.
+func pendingCount(ch *channel) (table, listed int) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	for p := ch.expiry.head; p != nil; p = p.next {
+		listed++
+	}
+	return len(ch.pending), listed
+}
+
+func TestCallWithoutDeadlineExpiresAfterCallTimeoutAndIsForgotten(t *testing.T) {
+	checkGoroutines(t)
+	_, p := expiryPair(t, 150*time.Millisecond)
+	start := time.Now()
+	_, err := p.Call(context.Background(), "svc/noreturn", 1)
+	took := time.Since(start)
+	if !errors.Is(err, ErrNoReply) {
+		t.Fatalf("err = %v, want ErrNoReply", err)
+	}
+	if took < 150*time.Millisecond || took > 3*time.Second {
+		t.Errorf("expired after %v, want about 150ms", took)
+	}
+	if table, listed := pendingCount(p.ch); table != 0 || listed != 0 {
+		t.Errorf("after expiry: %d pending, %d listed; want none", table, listed)
+	}
+}
+
+func TestAnsweredCallsLeaveTheExpiryListAndLaterCallsStillExpire(t *testing.T) {
+	checkGoroutines(t)
+	_, p := expiryPair(t, 200*time.Millisecond)
+	ctx := context.Background()
+	// Answered calls arm the timer for their deadline and leave it
+	// armed: the unanswered call after them must still expire on time,
+	// through the re-arm when that stale deadline passes.
+	for i := 0; i < 50; i++ {
+		if v, err := p.Call(ctx, "svc/echo", i); err != nil || v != perlcompat.Int(i) {
+			t.Fatalf("echo %d = %v, %v", i, v, err)
+		}
+	}
+	if table, listed := pendingCount(p.ch); table != 0 || listed != 0 {
+		t.Fatalf("after answers: %d pending, %d listed; want none", table, listed)
+	}
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	_, err := p.Call(ctx, "svc/noreturn", 1)
+	if took := time.Since(start); !errors.Is(err, ErrNoReply) || took < 200*time.Millisecond || took > 3*time.Second {
+		t.Fatalf("noreturn: %v after %v, want ErrNoReply after about 200ms", err, took)
+	}
+}
+
+func TestConcurrentUnansweredCallsExpireTogether(t *testing.T) {
+	checkGoroutines(t)
+	_, p := expiryPair(t, 200*time.Millisecond)
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for i := 0; i < 40; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			to := "svc/noreturn"
+			if i%2 == 0 {
+				to = "svc/echo"
+			}
+			_, err := p.Call(context.Background(), to, i)
+			if i%2 == 0 && err != nil {
+				errs <- err
+			}
+			if i%2 == 1 && !errors.Is(err, ErrNoReply) {
+				errs <- err
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("call: %v", err)
+	}
+	if table, listed := pendingCount(p.ch); table != 0 || listed != 0 {
+		t.Errorf("%d pending, %d listed; want none", table, listed)
+	}
+}
+
+func TestShorterCallTimeoutAppliesToLaterCallsFirst(t *testing.T) {
+	checkGoroutines(t)
+	cli, p := expiryPair(t, 2*time.Second)
+	long := make(chan error, 1)
+	go func() {
+		_, err := p.Call(context.Background(), "svc/noreturn", 1)
+		long <- err
+	}()
+	// Wait until the long call is listed, then shorten the timeout.
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		if _, listed := pendingCount(p.ch); listed == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first call was never listed")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	l := cli.Limits()
+	l.CallTimeout = 100 * time.Millisecond
+	if err := cli.SetLimits(l); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err := p.Call(context.Background(), "svc/noreturn", 2)
+	if took := time.Since(start); !errors.Is(err, ErrNoReply) || took > time.Second {
+		t.Fatalf("short call: %v after %v, want ErrNoReply after about 100ms", err, took)
+	}
+	select {
+	case err := <-long:
+		t.Fatalf("the 2s call ended first: %v", err)
+	default:
+	}
+	if err := <-long; !errors.Is(err, ErrNoReply) {
+		t.Fatalf("long call: %v, want ErrNoReply", err)
+	}
+}
+
+func TestPendingCallsLeaveTheExpiryListWhenTheChannelCloses(t *testing.T) {
+	checkGoroutines(t)
+	_, p := expiryPair(t, time.Minute)
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Call(context.Background(), "svc/noreturn", 1)
+		done <- err
+	}()
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		if _, listed := pendingCount(p.ch); listed == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the call was never listed")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	p.Close()
+	if err := <-done; !errors.Is(err, ErrDisconnected) {
+		t.Fatalf("err = %v, want ErrDisconnected", err)
+	}
+	if table, listed := pendingCount(p.ch); table != 0 || listed != 0 {
+		t.Errorf("after close: %d pending, %d listed; want none", table, listed)
+	}
+}
