@@ -120,6 +120,9 @@ type Request struct {
 	// as it is, without parsing it again, while neither changed. A reply
 	// re-parsed its call's rsvp for that, 5% of a server's CPU per call.
 	rsvpSeen, eventSeen seenSpec
+
+	// What Decode points From and Rsvp at: one allocation per request.
+	fromStore, rsvpStore Specifier
 }
 
 // seenSpec is a raw specifier hash and what it was parsed as.
@@ -213,14 +216,16 @@ func (d *RequestDecoder) Decode(v perlcompat.Value) (*Request, error) {
 		} else if sp, err := specifierFromHash(fh, true); err != nil {
 			errs = append(errs, &RequestError{Key: "from", Err: ErrFromNotHash, Detail: err.Error()})
 		} else {
-			r.From = &sp
+			r.fromStore = sp
+			r.From = &r.fromStore
 		}
 	}
 	if perlcompat.Truth(r.RsvpValue) {
 		if sp, err := SpecifierFromValue(r.RsvpValue); err != nil {
 			errs = append(errs, &RequestError{Key: "rsvp", Err: ErrBadRsvp, Detail: err.Error()})
 		} else {
-			r.Rsvp = &sp
+			r.rsvpStore = sp
+			r.Rsvp = &r.rsvpStore
 			if h, ok := r.RsvpValue.(*perlcompat.Hash); ok {
 				r.rsvpSeen = seenSpec{h, sp}
 			}

@@ -114,20 +114,24 @@ func specifierFromHash(h *perlcompat.Hash, lenient bool) (Specifier, error) {
 	if h.Class != "" && !lenient {
 		return Specifier{}, &SpecifierError{Input: h.Class + "=HASH", Reason: "a blessed hash is not a specifier"}
 	}
-	var s Specifier
-	for _, p := range []struct {
-		key string
-		dst *string
-	}{{"kernel", &s.Kernel}, {"session", &s.Session}, {"state", &s.State}} {
-		v := h.Get(p.key)
+	var s Specifier // no pointers into it: it stays off the heap
+	for i, key := range [...]string{"kernel", "session", "state"} {
+		v := h.Get(key)
 		if !perlcompat.Truth(v) {
 			continue
 		}
 		str, ok := perlcompat.StringOf(v)
 		if !ok {
-			return Specifier{}, &SpecifierError{Input: "HASH", Reason: fmt.Sprintf("%s is a reference (%s)", p.key, str)}
+			return Specifier{}, &SpecifierError{Input: "HASH", Reason: fmt.Sprintf("%s is a reference (%s)", key, str)}
 		}
-		*p.dst = str
+		switch i {
+		case 0:
+			s.Kernel = str
+		case 1:
+			s.Session = str
+		default:
+			s.State = str
+		}
 	}
 	if v, ok := h.Lookup("args"); ok {
 		str, ok := perlcompat.StringOf(v)
