@@ -24,8 +24,33 @@ type Slab struct {
 	values  []perlcompat.Value
 }
 
-// New returns a Slab for an input of n bytes.
-func New(n int) Slab { return Slab{input: n} }
+// New returns a Slab for an input of n bytes. A small input's first
+// chunks of every kind come in one allocation (see firstChunks).
+func New(n int) Slab {
+	s := Slab{input: n}
+	switch {
+	case n <= 160:
+		a := new(firstChunks[[4]perlcompat.Str, [2]perlcompat.Int, [2]perlcompat.Hash, [1]perlcompat.Array, [8]perlcompat.Entry, [2]perlcompat.Value])
+		s.strs, s.ints, s.hashes, s.arrays, s.entries, s.values = a.strs[:], a.ints[:], a.hashes[:], a.arrays[:], a.entries[:], a.values[:]
+	case n <= 512:
+		a := new(firstChunks[[12]perlcompat.Str, [4]perlcompat.Int, [4]perlcompat.Hash, [2]perlcompat.Array, [16]perlcompat.Entry, [4]perlcompat.Value])
+		s.strs, s.ints, s.hashes, s.arrays, s.entries, s.values = a.strs[:], a.ints[:], a.hashes[:], a.arrays[:], a.entries[:], a.values[:]
+	}
+	return s
+}
+
+// firstChunks is a small input's first chunk of every kind in one
+// allocation: a request of an envelope hash, a few strings and a from
+// hash costs one allocation for its values instead of one per kind,
+// which was most of the allocations of a small request's decode.
+type firstChunks[S, I, H, A, E, V any] struct {
+	strs    S
+	ints    I
+	hashes  H
+	arrays  A
+	entries E
+	values  V
+}
 
 // chunk is the chunk length for items of about per input bytes each: a
 // small input gets small chunks, so a 150-byte request allocates little.
