@@ -28,9 +28,17 @@ type Slab struct {
 // chunks of every kind come in one allocation (see firstChunks).
 func New(n int) Slab {
 	s := Slab{input: n}
+	// Sized for IKC's messages: a 54-byte post of one string, a
+	// 150-byte Perl call with from and rsvp hashes (3 hashes, 13 entries).
 	switch {
-	case n <= 160:
-		a := new(firstChunks[[4]perlcompat.Str, [2]perlcompat.Int, [2]perlcompat.Hash, [1]perlcompat.Array, [8]perlcompat.Entry, [2]perlcompat.Value])
+	case n <= 64:
+		a := new(firstChunks[[2]perlcompat.Str, [1]perlcompat.Int, [1]perlcompat.Hash, [1]perlcompat.Array, [4]perlcompat.Entry, [2]perlcompat.Value])
+		s.strs, s.ints, s.hashes, s.arrays, s.entries, s.values = a.strs[:], a.ints[:], a.hashes[:], a.arrays[:], a.entries[:], a.values[:]
+	case n <= 128:
+		a := new(firstChunks[[4]perlcompat.Str, [1]perlcompat.Int, [2]perlcompat.Hash, [1]perlcompat.Array, [8]perlcompat.Entry, [2]perlcompat.Value])
+		s.strs, s.ints, s.hashes, s.arrays, s.entries, s.values = a.strs[:], a.ints[:], a.hashes[:], a.arrays[:], a.entries[:], a.values[:]
+	case n <= 256:
+		a := new(firstChunks[[8]perlcompat.Str, [2]perlcompat.Int, [3]perlcompat.Hash, [1]perlcompat.Array, [14]perlcompat.Entry, [4]perlcompat.Value])
 		s.strs, s.ints, s.hashes, s.arrays, s.entries, s.values = a.strs[:], a.ints[:], a.hashes[:], a.arrays[:], a.entries[:], a.values[:]
 	case n <= 512:
 		a := new(firstChunks[[12]perlcompat.Str, [4]perlcompat.Int, [4]perlcompat.Hash, [2]perlcompat.Array, [16]perlcompat.Entry, [4]perlcompat.Value])
