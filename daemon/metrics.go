@@ -3,6 +3,7 @@ package daemon
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,8 +42,10 @@ type metrics struct {
 	draining          prometheus.Gauge
 	upstreamUpFunc    func() map[[2]string]bool // route pattern, address -> up
 	upstreamUpDesc    *prometheus.Desc
+	callsOK, callsErr prometheus.Counter // calls' two series, resolved once
 	stateMu           sync.RWMutex
-	states            map[[2]string]*stateSeries // at most maxStateLabels, plus _other
+	states            map[[2]string]*stateSeries  // at most maxStateLabels, plus _other
+	lastState         atomic.Pointer[stateSeries] // the last one found: requests mostly go to one state
 }
 
 // stateSeries are one session/state pair's series, resolved once: a
@@ -85,6 +88,7 @@ func newMetrics(version string, upstreams func() map[[2]string]bool) *metrics {
 	m.requestErrors = f(prometheus.CounterOpts{Name: "ikcgate_request_errors_total", Help: "Requests that failed or were refused, by session and state."}, []string{"session", "state"})
 	m.requestDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ikcgate_request_duration_seconds", Help: "Time to serve a request, by session and state.", Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10)}, []string{"session", "state"})
 	m.calls = f(prometheus.CounterOpts{Name: "ikcgate_calls_total", Help: "Calls this kernel made (to upstreams), by result (ok or error)."}, []string{"result"})
+	m.callsOK, m.callsErr = m.calls.WithLabelValues("ok"), m.calls.WithLabelValues("error")
 	m.callDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ikcgate_call_duration_seconds", Help: "Latency of calls this kernel made.", Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10)})
 	m.remoteErrors = f(prometheus.CounterOpts{Name: "ikcgate_ikc_errors_total", Help: "Errors reported to IKC monitors, by operation (local-check, remote-invocation, ...)."}, []string{"operation"})
 	m.reloads = f(prometheus.CounterOpts{Name: "ikcgate_config_reloads_total", Help: "Configuration reloads, by result (ok or error)."}, []string{"result"})
@@ -130,11 +134,17 @@ func role(c gateway.ChannelInfo) string {
 // series returns the pair's series, bounding the label pairs (see
 // maxStateLabels).
 func (m *metrics) series(session, state string) *stateSeries {
+	if ss := m.lastState.Load(); ss != nil && ss.state == state && ss.session == session {
+		return ss
+	}
 	k := [2]string{session, state}
 	m.stateMu.RLock()
 	ss := m.states[k]
 	m.stateMu.RUnlock()
 	if ss != nil {
+		if ss.session == session && ss.state == state { // not _other
+			m.lastState.Store(ss)
+		}
 		return ss
 	}
 	m.stateMu.Lock()
@@ -194,11 +204,11 @@ func (m *metrics) RequestServed(_ *gateway.ChannelInfo, session, state string, c
 }
 
 func (m *metrics) CallFinished(_ string, took time.Duration, err error) {
-	result := "ok"
 	if err != nil {
-		result = "error"
+		m.callsErr.Inc()
+	} else {
+		m.callsOK.Inc()
 	}
-	m.calls.WithLabelValues(result).Inc()
 	m.callDuration.Observe(took.Seconds())
 }
 
