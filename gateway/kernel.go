@@ -67,6 +67,11 @@ type Kernel struct {
 	rsvpSeq atomic.Uint64
 	wg      sync.WaitGroup // every goroutine the kernel starts
 	done    chan struct{}  // closed when Shutdown begins
+	// life is cancelled when Shutdown begins. Negotiations derive from
+	// it: a context.AfterFunc on a context of ours (not the standard
+	// library's) costs a goroutine per negotiation.
+	life    context.Context
+	endLife context.CancelFunc
 }
 
 type errorHook struct {
@@ -102,6 +107,7 @@ func New(cfg Config) (*Kernel, error) {
 		inlineTakeover: inlineTakeover,
 		watchTick:      watchTick,
 	}
+	k.life, k.endLife = context.WithCancel(context.Background())
 	k.seq.Store(1)
 	k.lim.Store(&Limits{
 		MaxConnections: cfg.MaxConnections, Negotiation: cfg.Negotiation,
@@ -237,11 +243,7 @@ func (k *Kernel) accept(nc net.Conn) {
 		LegacyOnly: k.cfg.LegacyOnly,
 		Limits:     k.limits().Negotiation,
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	stop := context.AfterFunc(k.ctxDone(), cancel)
-	res, leftover, err := protocol.ServerHandshake(ctx, nc, sc)
-	stop()
-	cancel()
+	res, leftover, err := protocol.ServerHandshake(k.life, nc, sc)
 	if err != nil {
 		k.log.Warn("negotiation failed; connection closed", "peer", nc.RemoteAddr(), "error", err)
 		k.obs.NegotiationFailed(nc.RemoteAddr(), err)
@@ -306,7 +308,7 @@ func (k *Kernel) DialWith(ctx context.Context, network, address string, opts Dia
 		Limits:     k.limits().Negotiation,
 	}
 	hctx, cancel := context.WithCancel(ctx)
-	stop := context.AfterFunc(k.ctxDone(), cancel)
+	stop := context.AfterFunc(k.life, cancel)
 	res, leftover, err := protocol.ClientHandshake(hctx, nc, cc)
 	stop()
 	cancel()
@@ -482,9 +484,6 @@ func (k *Kernel) isClosing() bool {
 	return k.closing
 }
 
-// ctxDone is a context cancelled when Shutdown begins.
-func (k *Kernel) ctxDone() context.Context { return doneCtx(k.done) }
-
 // Shutdown closes the kernel gracefully, as Perl's IKC/shutdown does but
 // without losing work: listeners close at once and new requests are
 // refused, handlers already running finish and their replies are written
@@ -499,6 +498,7 @@ func (k *Kernel) Shutdown(ctx context.Context) error {
 	if !k.closing {
 		k.closing = true
 		close(k.done)
+		k.endLife()
 	}
 	for l := range k.listeners {
 		l.Close()
