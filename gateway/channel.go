@@ -62,7 +62,7 @@ type channel struct {
 	cancel context.CancelFunc
 
 	sendq *sendQueue
-	work  chan *protocol.Request
+	work  chan *protocol.Request // made by startWorker; nil before
 
 	// Handlers on the reader (runInline). fr has one reader at a time:
 	// a slow inline handler hands the read role to a new goroutine (see
@@ -122,7 +122,6 @@ func newChannel(k *Kernel, nc net.Conn, res protocol.Result, fz perlcompat.Freez
 		sendq:      newSendQueue(k.cfg.SendQueue),
 		kick:       make(chan struct{}, 1),
 		moved:      make(chan struct{}, 1),
-		work:       make(chan *protocol.Request, k.cfg.WorkQueue),
 		dead:       make(chan struct{}),
 		pending:    map[string]*pendingCall{},
 		drainCh:    make(chan struct{}),
@@ -274,8 +273,14 @@ func (ch *channel) end(err error) {
 // startWriter starts the writer unless it runs or ran.
 func (ch *channel) startWriter() { ch.writerOnce.Do(func() { go ch.writeLoop() }) }
 
-// startWorker starts the worker unless it runs or ran.
-func (ch *channel) startWorker() { ch.workerOnce.Do(func() { go ch.workLoop() }) }
+// startWorker starts the worker unless it runs or ran. Its queue is made
+// with it: most channels never need one.
+func (ch *channel) startWorker() {
+	ch.workerOnce.Do(func() {
+		ch.work = make(chan *protocol.Request, ch.k.cfg.WorkQueue)
+		go ch.workLoop()
+	})
+}
 
 // claimWorker reports whether the worker never started, and sees that it
 // never will. Only the read role queues work, so its holder may then do

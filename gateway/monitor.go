@@ -98,7 +98,12 @@ func (k *Kernel) MonitorChan(name string, buf int) (events <-chan MonitorEvent, 
 
 func (k *Kernel) inform(e MonitorEvent) {
 	k.mu.Lock()
-	var fns []func(MonitorEvent)
+	if len(k.monitors) == 0 {
+		k.mu.Unlock()
+		return
+	}
+	var few [4]func(MonitorEvent)
+	fns := few[:0]
 	for m := range k.monitors {
 		if m.name == "*" || m.name == e.RemoteID || contains(e.Names, m.name) || (e.Kind == MonitorShutdown) {
 			fns = append(fns, m.fn)
