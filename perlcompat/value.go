@@ -1,6 +1,7 @@
 package perlcompat
 
 import (
+	"encoding/binary"
 	"strconv"
 	"unicode/utf8"
 	"unsafe"
@@ -239,8 +240,18 @@ func SameKey(a, b Str) bool {
 	return ok1 && ok2 && x == y
 }
 
+// isASCII runs on every key and specifier part: eight bytes at a time.
 func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
+	i := 0
+	if len(s) >= 8 {
+		b := unsafe.Slice(unsafe.StringData(s), len(s))
+		for ; i+8 <= len(b); i += 8 {
+			if binary.LittleEndian.Uint64(b[i:])&0x8080808080808080 != 0 {
+				return false
+			}
+		}
+	}
+	for ; i < len(s); i++ {
 		if s[i] >= 0x80 {
 			return false
 		}
