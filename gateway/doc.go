@@ -43,7 +43,8 @@
 // its own initiative except at the negotiation deadline, and never sends
 // ClientLite an unsolicited frame.
 //
-// Goroutines: per channel one reader, and a worker and a writer started
+// Goroutines: per channel one reader (for an accepted channel, the
+// goroutine that negotiated it), and a worker and a writer started
 // when first needed (an idle channel is its reader alone). Handlers
 // run one at a time in arrival order, as in a Perl kernel: on the reader
 // itself when nothing is queued (no hand-off per request), else on the
@@ -52,9 +53,11 @@
 // watchdog: either way reading moves to a new goroutine, so replies to
 // its own calls and a disconnect are still read.
 // A frame someone waits for (a call, a reply) is written by its sender
-// when nothing is queued; the rest goes to the writer, which sends
-// whatever is queued in one writev, small frames copied together into
-// pooled chunks; send queues are bounded. An Upstream
+// when nothing is queued and no other call of ours awaits a reply; the
+// rest goes to the writer, which lets ready goroutines run first, then
+// sends whatever is queued in one writev, small frames copied together
+// into pooled chunks; send queues are bounded. Calls without a deadline
+// expire from a per-channel list under one timer. An Upstream
 // sends forwarded calls in order and awaits their answers concurrently.
 // A peer that closes still has the requests it sent served. Shutdown
 // drains: running handlers finish and their replies (forwarded answers
