@@ -2,15 +2,15 @@ package gateway
 
 import (
 	"context"
-	"fmt"
-	"sync"
-
 	"errors"
-	"github.com/ikcgate/ikcgate/protocol"
+	"fmt"
+	"io"
 	"net"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +19,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/ikcgate/ikcgate/perlcompat"
+	"github.com/ikcgate/ikcgate/perlcompat/storable"
+	"github.com/ikcgate/ikcgate/protocol"
 )
 
 // checkGoroutines fails the test if goroutines started during it are
@@ -792,6 +794,49 @@ func TestAHandlerCallingBackOverItsOwnChannelGetsTheReply(t *testing.T) {
 	for k, n := range order {
 		if want := 10*int64(k/3+1) + int64(k%3); n != want {
 			t.Fatalf("note %d was %d, want %d (order %v)", k, n, want, order)
+		}
+	}
+}
+
+// TestCallsSentJustBeforeAHalfCloseAreAllAnswered: a peer that sends
+// calls and shuts its side down gets every reply, then EOF, whether the
+// replies went out inline, through the writer, or after the worker.
+func TestCallsSentJustBeforeAHalfCloseAreAllAnswered(t *testing.T) {
+	checkGoroutines(t)
+	srv, addr := newKernel(t, testConfig(t, "Srv"))
+	srv.HandleFunc("svc/echo", echo)
+	srv.HandleFunc("svc/slow", func(_ context.Context, r *Request) (perlcompat.Value, error) {
+		time.Sleep(2 * time.Millisecond) // long enough for requests to queue behind it
+		return r.Arg(0), nil
+	})
+	for _, state := range []string{"echo", "slow"} {
+		for round := 0; round < 5; round++ {
+			p := dialRaw(t, addr, "Raw-1")
+			const calls = 40
+			var buf []byte
+			for i := 0; i < calls; i++ {
+				msg := protocol.NewCall(protocol.Specifier{Kernel: "Srv", Session: "svc", State: state}, perlcompat.Int(int64(i)),
+					protocol.Specifier{Kernel: "Raw-1", Session: "IKC", State: "r" + strconv.Itoa(i)})
+				payload, err := storable.NFreeze(nil, msg.Value())
+				if err != nil {
+					t.Fatal(err)
+				}
+				buf, _ = protocol.AppendFrame(buf, payload)
+			}
+			if _, err := p.nc.Write(buf); err != nil {
+				t.Fatal(err)
+			}
+			p.nc.(*net.TCPConn).CloseWrite()
+			for i := 0; i < calls; i++ {
+				req := p.read()
+				if want := "r" + strconv.Itoa(i); req.Event.State != want || req.Params != perlcompat.Int(int64(i)) {
+					t.Fatalf("%s round %d: reply %d went to %s with %v, want %s with %d", state, round, i, req.Event.State, req.Params, want, i)
+				}
+			}
+			if _, err := p.fr.ReadFrame(); !errors.Is(err, io.EOF) {
+				t.Fatalf("%s round %d: after the replies: %v, want EOF", state, round, err)
+			}
+			p.nc.Close()
 		}
 	}
 }
