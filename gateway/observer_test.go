@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -152,4 +153,54 @@ func TestSetLimitsAppliesToNewConnectionsAndCallsWithoutDroppingChannels(t *test
 	if v, err := p.Call(ctx, "svc/echo", "still open"); err != nil || v != perlcompat.Text("still open") {
 		t.Errorf("existing channel after SetLimits: %v, %v", v, err)
 	}
+}
+
+// A connection counts against MaxConnections from accept until it closes,
+// whether it became a channel or failed to negotiate: nothing leaks a
+// slot, and nothing is counted twice.
+func TestMaxConnectionsSlotsFreeWhenChannelsCloseOrNegotiationsFail(t *testing.T) {
+	checkGoroutines(t)
+	cfg := testConfig(t, "Srv")
+	cfg.MaxConnections = 1
+	cfg.Negotiation.Timeout = 300 * time.Millisecond
+	_, addr := newKernel(t, cfg)
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// dial retries while the server has not yet seen the last close.
+	dial := func() *Peer {
+		t.Helper()
+		for {
+			dctx, dcancel := context.WithTimeout(ctx, time.Second)
+			p, err := cli.Dial(dctx, "tcp", addr)
+			dcancel()
+			if err == nil {
+				return p
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("no slot came free: %v", err)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	for i := 0; i < 10; i++ {
+		p := dial()
+		dctx, dcancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		if _, err := cli.Dial(dctx, "tcp", addr); err == nil {
+			t.Fatalf("round %d: a second channel was accepted over MaxConnections 1", i)
+		}
+		dcancel()
+		p.Close()
+		<-p.Done()
+		// A connection that never negotiates holds the slot until its
+		// deadline, then frees it.
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc.Write([]byte("not IKC\r\n"))
+		io.Copy(io.Discard, nc) // until the server closes it
+		nc.Close()
+	}
+	dial().Close()
 }
