@@ -256,13 +256,16 @@ type targetEntry struct {
 	name string
 }
 
-// startedCall is a call sent and not yet answered.
+// startedCall is a call sent and not yet answered. Its pending entry
+// and rsvp live in it: a call is one allocation for the three.
 type startedCall struct {
-	k     *Kernel
-	ch    *channel
-	msg   *protocol.Request
-	p     *pendingCall
-	start time.Time
+	k       *Kernel
+	ch      *channel
+	msg     *protocol.Request
+	p       *pendingCall
+	start   time.Time
+	pending pendingCall
+	rsvp    protocol.Specifier
 }
 
 // startCall sends msg as a call on ch; await waits for its answer. The
@@ -270,18 +273,19 @@ type startedCall struct {
 // concurrently. Without a deadline in ctx the call expires after
 // Limits.CallTimeout (see expiry.go).
 func (k *Kernel) startCall(ctx context.Context, ch *channel, msg *protocol.Request) (*startedCall, error) {
-	p := k.newPending(ch, msg.Event)
-	rsvp := protocol.Specifier{Kernel: ch.localID, Session: rsvpSession, State: p.state}
-	msg.Rsvp = &rsvp // its hash form is built when the message is frozen
+	c := &startedCall{k: k, ch: ch, msg: msg, start: time.Now()}
+	p := &c.pending
+	k.initPending(p, ch, msg.Event)
+	c.p = p
+	c.rsvp = protocol.Specifier{Kernel: ch.localID, Session: rsvpSession, State: p.state}
+	msg.Rsvp = &c.rsvp // its hash form is built when the message is frozen
 	p.target = k.targetName(msg.Target())
-	start := time.Now()
 	if _, ok := ctx.Deadline(); !ok {
-		p.deadline = start.Add(k.limits().CallTimeout).UnixNano()
+		p.deadline = c.start.Add(k.limits().CallTimeout).UnixNano()
 	}
 	if err := ch.addPending(p); err != nil {
 		return nil, err
 	}
-	c := &startedCall{k: k, ch: ch, msg: msg, p: p, start: start}
 	if err := ch.send(ctx, msg); err != nil {
 		k.dropPending(ch, p)
 		k.obs.CallFinished(p.target, time.Since(c.start), err)
@@ -340,13 +344,12 @@ func rsvpState(n uint64) string {
 	return string(strconv.AppendUint(append(b[:0], rsvpPrefix...), n, 10))
 }
 
-func (k *Kernel) newPending(ch *channel, to protocol.Specifier) *pendingCall {
-	return &pendingCall{
-		state: rsvpState(k.rsvpSeq.Add(1)),
-		ch:    ch,
-		done:  make(chan struct{}),
-		event: to,
-	}
+// initPending readies a new pending call to the event to on ch.
+func (k *Kernel) initPending(p *pendingCall, ch *channel, to protocol.Specifier) {
+	p.state = rsvpState(k.rsvpSeq.Add(1))
+	p.ch = ch
+	p.done = make(chan struct{})
+	p.event = to
 }
 
 func (ch *channel) addPending(p *pendingCall) error {
