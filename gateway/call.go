@@ -232,7 +232,7 @@ func (k *Kernel) callOn(ctx context.Context, ch *channel, to protocol.Specifier,
 // callMsg sends msg as a call on ch, with an rsvp state of ours, and waits
 // for the reply.
 func (k *Kernel) callMsg(ctx context.Context, ch *channel, msg *protocol.Request) (perlcompat.Value, error) {
-	c, err := k.startCall(ctx, ch, msg)
+	c, err := k.startCall(ctx, ch, msg, sendOwnCall)
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +272,7 @@ type startedCall struct {
 // two halves let a forwarder send calls in order and wait for them
 // concurrently. Without a deadline in ctx the call expires after
 // Limits.CallTimeout (see expiry.go).
-func (k *Kernel) startCall(ctx context.Context, ch *channel, msg *protocol.Request) (*startedCall, error) {
+func (k *Kernel) startCall(ctx context.Context, ch *channel, msg *protocol.Request, mode sendMode) (*startedCall, error) {
 	c := &startedCall{k: k, ch: ch, msg: msg, start: time.Now()}
 	p := &c.pending
 	k.initPending(p, ch, msg.Event)
@@ -286,7 +286,7 @@ func (k *Kernel) startCall(ctx context.Context, ch *channel, msg *protocol.Reque
 	if err := ch.addPending(p); err != nil {
 		return nil, err
 	}
-	if err := ch.send(ctx, msg); err != nil {
+	if err := ch.sendFrame(ctx, msg, mode); err != nil {
 		k.dropPending(ch, p)
 		k.obs.CallFinished(p.target, time.Since(c.start), err)
 		return nil, err

@@ -471,19 +471,39 @@ func (ch *channel) writeInline(fb *frameBuf) (took, reuse bool, err error) {
 	return true, false, nil
 }
 
+// sendMode says when a frame may skip the writer; see enqueue.
+type sendMode uint8
+
+const (
+	// sendQueued: posts. A loop of posts is a burst, for one writev.
+	sendQueued sendMode = iota
+	// sendAtOnce: someone waits for it (a reply, an error report, a call
+	// forwarded to a Perl kernel, which serves one request at a time
+	// and sits idle until the next arrives).
+	sendAtOnce
+	// sendOwnCall: a call from Go code. At once, unless other calls of
+	// ours await replies: then callers are pipelining, and as a batch of
+	// replies wakes them their next calls share one writev.
+	sendOwnCall
+)
+
 // send freezes and frames msg and queues it. A call (someone waits for
 // its reply) may be written inline; see enqueue.
 func (ch *channel) send(ctx context.Context, msg *protocol.Request) error {
-	return ch.sendFrame(ctx, msg, msg.Rsvp != nil)
+	mode := sendQueued
+	if msg.Rsvp != nil {
+		mode = sendAtOnce
+	}
+	return ch.sendFrame(ctx, msg, mode)
 }
 
 // sendReply is send for an answer a caller waits for: a reply, a
 // relayed reply or post-back, an error report.
 func (ch *channel) sendReply(ctx context.Context, msg *protocol.Request) error {
-	return ch.sendFrame(ctx, msg, true)
+	return ch.sendFrame(ctx, msg, sendAtOnce)
 }
 
-func (ch *channel) sendFrame(ctx context.Context, msg *protocol.Request, waited bool) error {
+func (ch *channel) sendFrame(ctx context.Context, msg *protocol.Request, mode sendMode) error {
 	if err := checkOutgoing(msg); err != nil {
 		return err
 	}
@@ -491,7 +511,7 @@ func (ch *channel) sendFrame(ctx context.Context, msg *protocol.Request, waited 
 	if err != nil {
 		return err
 	}
-	return ch.enqueue(ctx, fb, waited)
+	return ch.enqueue(ctx, fb, mode)
 }
 
 // frameBuf is a frame being sent: frame, its header included, lies at
@@ -561,12 +581,10 @@ func (ch *channel) encode(msg *protocol.Request) (*frameBuf, error) {
 
 // enqueue hands frame to the writer, or writes it inline when it is
 // waited for (someone's latency depends on it) and likely alone: with
-// another sender at work, requests waiting for the worker, more input
-// already read, or other calls of ours awaiting replies (their callers
-// send again as the replies come: a pipelining client), more frames are
-// coming, and the writer sends a burst in one writev. Posts always queue:
-// a loop of posts is a burst.
-func (ch *channel) enqueue(ctx context.Context, fb *frameBuf, waited bool) error {
+// another sender at work, requests waiting for the worker, or more input
+// already read, more frames are coming, and the writer sends a burst in
+// one writev. Posts always queue; see sendMode for calls.
+func (ch *channel) enqueue(ctx context.Context, fb *frameBuf, mode sendMode) error {
 	ch.mu.Lock()
 	if ch.failErr != nil {
 		ch.mu.Unlock()
@@ -582,7 +600,8 @@ func (ch *channel) enqueue(ctx context.Context, fb *frameBuf, waited bool) error
 		return ErrDisconnected // the channel is closing: its peer left
 	}
 	ch.senders.n++
-	inline := waited && ch.senders.n == 1 && len(ch.pending) <= 1 && ch.queuedRq.Load() == 0 && !ch.burst.Load()
+	inline := mode != sendQueued && ch.senders.n == 1 && ch.queuedRq.Load() == 0 && !ch.burst.Load() &&
+		(mode != sendOwnCall || len(ch.pending) <= 1)
 	ch.mu.Unlock()
 	defer ch.doneSending()
 

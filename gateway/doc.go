@@ -53,8 +53,9 @@
 // watchdog: either way reading moves to a new goroutine, so replies to
 // its own calls and a disconnect are still read.
 // A frame someone waits for (a call, a reply) is written by its sender
-// when nothing is queued and no other call of ours awaits a reply; the
-// rest goes to the writer, which lets ready goroutines run first, then
+// when nothing is queued (a call from Go code only if no other call of
+// ours awaits a reply: pipelining callers share writes; a call forwarded
+// to a Perl kernel goes out at once); the rest goes to the writer, which lets ready goroutines run first, then
 // sends whatever is queued in one writev, small frames copied together
 // into pooled chunks; send queues are bounded. Calls without a deadline
 // expire from a per-channel list under one timer. An Upstream
