@@ -13,7 +13,8 @@
 // (/proc/PID/stat) around each measurement, RSS is VmRSS.
 //
 // Every figure is the median of -reps repetitions, printed with its
-// min-max. Ratios are ikcgate / Perl (for latency, CPU and memory lower
+// min-max; rows 1-6 alternate the two servers' repetitions (see
+// alternate). Ratios are ikcgate / Perl (for latency, CPU and memory lower
 // is better; for rates higher is better). Without POE::Component::IKC in
 // Perl's @INC the Perl columns are skipped with a message.
 package main
@@ -465,6 +466,28 @@ func (b *bench) sides(f func(s *server)) {
 	}
 }
 
+// alternate runs f once per repetition on each side, with both servers
+// up throughout and the sides taking turns (ikcgate first in odd
+// repetitions, Perl first in even ones): a machine whose speed drifts
+// during the run, as this shared one does, then moves both columns alike
+// rather than one. An idle server of either kind costs the other nothing.
+func (b *bench) alternate(f func(s *server)) {
+	sides := []*server{b.startIkcgate("")}
+	if b.perl {
+		sides = append(sides, b.startPerl())
+	}
+	defer func() {
+		for _, s := range sides {
+			b.stop(s)
+		}
+	}()
+	for i := 0; i < *reps; i++ {
+		for j := range sides {
+			f(sides[(i+j)%len(sides)])
+		}
+	}
+}
+
 func (b *bench) run() {
 	if b.rows["9"] {
 		b.row9()
@@ -475,15 +498,13 @@ func (b *bench) run() {
 		r.target, r.check = ">= Perl", atLeast(1)
 		c := b.add("1", "server CPU per post", "us", false)
 		c.target, c.check = "<= 1/10 Perl", atMost(0.1)
-		b.sides(func(s *server) {
-			for i := 0; i < *reps; i++ {
-				var o perlOut
-				cpu, err := measure(s, func() (err error) { o, err = perlClient(s, "--mode", "post", "--n", scale(20000)); return })
-				warn(err)
-				if err == nil {
-					r.put(s.kind, o.Ops/o.Secs)
-					c.put(s.kind, cpu/o.Ops*1e6)
-				}
+		b.alternate(func(s *server) {
+			var o perlOut
+			cpu, err := measure(s, func() (err error) { o, err = perlClient(s, "--mode", "post", "--n", scale(20000)); return })
+			warn(err)
+			if err == nil {
+				r.put(s.kind, o.Ops/o.Secs)
+				c.put(s.kind, cpu/o.Ops*1e6)
 			}
 		})
 	}
@@ -500,26 +521,24 @@ func (b *bench) run() {
 		pr.target, pr.check = ">= Perl", atLeast(1)
 		pc := b.add("2", "  server CPU per call", "us", false)
 		pc.target, pc.check = "<= 1/10 Perl", atMost(0.1)
-		b.sides(func(s *server) {
-			for i := 0; i < *reps; i++ {
-				var o perlOut
-				cpu, err := measure(s, func() (err error) { o, err = perlClient(s, "--mode", "call", "--n", scale(4000)); return })
-				warn(err)
-				if err == nil {
-					r.put(s.kind, o.Ops/o.Secs)
-					p50.put(s.kind, o.P50)
-					p99.put(s.kind, o.P99)
-					c.put(s.kind, cpu/o.Ops*1e6)
-				}
-				cpu, err = measure(s, func() (err error) {
-					o, err = perlClient(s, "--mode", "call", "--depth", "16", "--n", scale(8000))
-					return
-				})
-				warn(err)
-				if err == nil {
-					pr.put(s.kind, o.Ops/o.Secs)
-					pc.put(s.kind, cpu/o.Ops*1e6)
-				}
+		b.alternate(func(s *server) {
+			var o perlOut
+			cpu, err := measure(s, func() (err error) { o, err = perlClient(s, "--mode", "call", "--n", scale(4000)); return })
+			warn(err)
+			if err == nil {
+				r.put(s.kind, o.Ops/o.Secs)
+				p50.put(s.kind, o.P50)
+				p99.put(s.kind, o.P99)
+				c.put(s.kind, cpu/o.Ops*1e6)
+			}
+			cpu, err = measure(s, func() (err error) {
+				o, err = perlClient(s, "--mode", "call", "--depth", "16", "--n", scale(8000))
+				return
+			})
+			warn(err)
+			if err == nil {
+				pr.put(s.kind, o.Ops/o.Secs)
+				pc.put(s.kind, cpu/o.Ops*1e6)
 			}
 		})
 	}
@@ -534,16 +553,14 @@ func (b *bench) run() {
 		p50.target, p50.check = ">= 30% lower", atMost(0.7)
 		c := b.add("4", "  server CPU per call", "us", false)
 		c.target, c.check = "<= 1/10 Perl", atMost(0.1)
-		b.sides(func(s *server) {
-			for i := 0; i < *reps; i++ {
-				var o perlOut
-				cpu, err := measure(s, func() (err error) { o, err = perlClient(s, "--mode", "lite", "--n", scale(4000)); return })
-				warn(err)
-				if err == nil {
-					r.put(s.kind, o.Ops/o.Secs)
-					p50.put(s.kind, o.P50)
-					c.put(s.kind, cpu/o.Ops*1e6)
-				}
+		b.alternate(func(s *server) {
+			var o perlOut
+			cpu, err := measure(s, func() (err error) { o, err = perlClient(s, "--mode", "lite", "--n", scale(4000)); return })
+			warn(err)
+			if err == nil {
+				r.put(s.kind, o.Ops/o.Secs)
+				p50.put(s.kind, o.P50)
+				c.put(s.kind, cpu/o.Ops*1e6)
 			}
 		})
 	}
@@ -570,48 +587,46 @@ func (b *bench) row3() {
 		p99 := b.add("3", fmt.Sprintf("  %d clients: p99", k), "us", false)
 		c := b.add("3", fmt.Sprintf("  %d clients: server CPU per call", k), "us", false)
 		c.target, c.check = "<= 1/10 Perl", atMost(0.1)
-		b.sides(func(s *server) {
-			for i := 0; i < *reps; i++ {
-				// Every process connects, then waits for the same start
-				// time: POE takes a while to load with 64 of them on 2 CPUs.
-				start := float64(time.Now().UnixNano())/1e9 + 1.5 + 0.12*float64(k)
-				var mu sync.Mutex
-				var total float64
-				var lats []float64
-				var wg sync.WaitGroup
-				c0 := 0.0
-				var cpuStart sync.Once
-				go func() {
-					time.Sleep(time.Until(time.Unix(0, int64(start*1e9))))
-					cpuStart.Do(func() { c0 = cpuSeconds(s.pid()) })
-				}()
-				for j := 0; j < k; j++ {
-					wg.Add(1)
-					go func(j int) {
-						defer wg.Done()
-						lf := filepath.Join(b.tmp, fmt.Sprintf("lat-%d-%d", k, j))
-						o, err := perlClient(s, "--mode", "call", "--dur", fmt.Sprint(secs), "--start", fmt.Sprintf("%.3f", start), "--lat", lf)
-						warn(err)
-						if err != nil {
-							return
-						}
-						ls := readLats(lf)
-						mu.Lock()
-						total += o.Ops / o.Secs
-						lats = append(lats, ls...)
-						mu.Unlock()
-					}(j)
-				}
-				wg.Wait()
-				cpu := cpuSeconds(s.pid())
-				cpuStart.Do(func() {})
-				cpu -= c0
-				sort.Float64s(lats)
-				if len(lats) > 0 {
-					r.put(s.kind, total)
-					p99.put(s.kind, lats[int(0.99*float64(len(lats)-1)+0.5)])
-					c.put(s.kind, cpu/float64(len(lats))*1e6)
-				}
+		b.alternate(func(s *server) {
+			// Every process connects, then waits for the same start
+			// time: POE takes a while to load with 64 of them on 2 CPUs.
+			start := float64(time.Now().UnixNano())/1e9 + 1.5 + 0.12*float64(k)
+			var mu sync.Mutex
+			var total float64
+			var lats []float64
+			var wg sync.WaitGroup
+			c0 := 0.0
+			var cpuStart sync.Once
+			go func() {
+				time.Sleep(time.Until(time.Unix(0, int64(start*1e9))))
+				cpuStart.Do(func() { c0 = cpuSeconds(s.pid()) })
+			}()
+			for j := 0; j < k; j++ {
+				wg.Add(1)
+				go func(j int) {
+					defer wg.Done()
+					lf := filepath.Join(b.tmp, fmt.Sprintf("lat-%d-%d", k, j))
+					o, err := perlClient(s, "--mode", "call", "--dur", fmt.Sprint(secs), "--start", fmt.Sprintf("%.3f", start), "--lat", lf)
+					warn(err)
+					if err != nil {
+						return
+					}
+					ls := readLats(lf)
+					mu.Lock()
+					total += o.Ops / o.Secs
+					lats = append(lats, ls...)
+					mu.Unlock()
+				}(j)
+			}
+			wg.Wait()
+			cpu := cpuSeconds(s.pid())
+			cpuStart.Do(func() {})
+			cpu -= c0
+			sort.Float64s(lats)
+			if len(lats) > 0 {
+				r.put(s.kind, total)
+				p99.put(s.kind, lats[int(0.99*float64(len(lats)-1)+0.5)])
+				c.put(s.kind, cpu/float64(len(lats))*1e6)
 			}
 		})
 	}
@@ -642,18 +657,16 @@ func (b *bench) row5() {
 		r.target, r.check = ">= Perl", atLeast(1)
 		c := b.add("5", "  server CPU per call", "us", false)
 		c.target, c.check = "<= 1/10 Perl", atMost(0.1)
-		b.sides(func(s *server) {
-			for i := 0; i < *reps; i++ {
-				var o perlOut
-				cpu, err := measure(s, func() (err error) {
-					o, err = perlClient(s, "--mode", "call", "--size", strconv.Itoa(p.size), "--n", scale(p.n))
-					return
-				})
-				warn(err)
-				if err == nil {
-					r.put(s.kind, float64(p.size)*o.Ops/o.Secs/1e6)
-					c.put(s.kind, cpu/o.Ops*1e6)
-				}
+		b.alternate(func(s *server) {
+			var o perlOut
+			cpu, err := measure(s, func() (err error) {
+				o, err = perlClient(s, "--mode", "call", "--size", strconv.Itoa(p.size), "--n", scale(p.n))
+				return
+			})
+			warn(err)
+			if err == nil {
+				r.put(s.kind, float64(p.size)*o.Ops/o.Secs/1e6)
+				c.put(s.kind, cpu/o.Ops*1e6)
 			}
 		})
 	}
@@ -674,28 +687,24 @@ func (b *bench) row6() {
 				n = scale(200) // Perl's legacy dialogue is slow: keep the run short
 			}
 			proto := map[bool]string{false: "IKC0", true: "IKC"}[legacy]
-			b.sides(func(s *server) {
-				for i := 0; i < *reps; i++ {
-					o, err := perlClient(s, "--mode", "connect", "--protocol", proto, "--n", n)
-					warn(err)
-					if err == nil {
-						r.put(s.kind, o.Ops/o.Secs)
-					}
+			b.alternate(func(s *server) {
+				o, err := perlClient(s, "--mode", "connect", "--protocol", proto, "--n", n)
+				warn(err)
+				if err == nil {
+					r.put(s.kind, o.Ops/o.Secs)
 				}
 			})
 		}
 		r := b.add("6", fmt.Sprintf("cycles from Go (gateway.Dial x%d), %s", cycleDialers, dl), "cycles/s", true)
 		r.target, r.check = ">= 10x Perl", atLeast(10)
 		c := b.add("6", "  server CPU per cycle", "us", false)
-		b.sides(func(s *server) {
-			for i := 0; i < *reps; i++ {
-				var ops, secs float64
-				cpu, err := measure(s, func() (err error) { ops, secs, err = goConnectCycles(s, legacy, dur(2)); return })
-				warn(err)
-				if err == nil {
-					r.put(s.kind, ops/secs)
-					c.put(s.kind, cpu/ops*1e6)
-				}
+		b.alternate(func(s *server) {
+			var ops, secs float64
+			cpu, err := measure(s, func() (err error) { ops, secs, err = goConnectCycles(s, legacy, dur(2)); return })
+			warn(err)
+			if err == nil {
+				r.put(s.kind, ops/secs)
+				c.put(s.kind, cpu/ops*1e6)
 			}
 		})
 	}
