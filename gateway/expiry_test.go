@@ -41,6 +41,35 @@ func pendingCount(ch *channel) (table, listed int) {
 	return len(ch.pending), listed
 }
 
+// wantNothingPending fails t unless ch tracks no call, in its table or
+// in its expiry list.
+func wantNothingPending(t *testing.T, ch *channel, when string) {
+	t.Helper()
+	if table, listed := pendingCount(ch); table != 0 || listed != 0 {
+		t.Errorf("%s: %d pending, %d listed; want none", when, table, listed)
+	}
+}
+
+// callUnanswered starts a call to svc/noreturn without a deadline and
+// returns once it is listed for expiry; its error arrives on the channel.
+func callUnanswered(t *testing.T, p *Peer) <-chan error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Call(context.Background(), "svc/noreturn", 1)
+		done <- err
+	}()
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		if _, listed := pendingCount(p.ch); listed == 1 {
+			return done
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the call was never listed")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func TestCallWithoutDeadlineExpiresAfterCallTimeoutAndIsForgotten(t *testing.T) {
 	checkGoroutines(t)
 	_, p := expiryPair(t, 150*time.Millisecond)
@@ -53,9 +82,7 @@ func TestCallWithoutDeadlineExpiresAfterCallTimeoutAndIsForgotten(t *testing.T) 
 	if took < 150*time.Millisecond || took > 3*time.Second {
 		t.Errorf("expired after %v, want about 150ms", took)
 	}
-	if table, listed := pendingCount(p.ch); table != 0 || listed != 0 {
-		t.Errorf("after expiry: %d pending, %d listed; want none", table, listed)
-	}
+	wantNothingPending(t, p.ch, "after expiry")
 }
 
 func TestAnsweredCallsLeaveTheExpiryListAndLaterCallsStillExpire(t *testing.T) {
@@ -70,9 +97,7 @@ func TestAnsweredCallsLeaveTheExpiryListAndLaterCallsStillExpire(t *testing.T) {
 			t.Fatalf("echo %d = %v, %v", i, v, err)
 		}
 	}
-	if table, listed := pendingCount(p.ch); table != 0 || listed != 0 {
-		t.Fatalf("after answers: %d pending, %d listed; want none", table, listed)
-	}
+	wantNothingPending(t, p.ch, "after answers")
 	time.Sleep(100 * time.Millisecond)
 	start := time.Now()
 	_, err := p.Call(ctx, "svc/noreturn", 1)
@@ -108,29 +133,14 @@ func TestConcurrentUnansweredCallsExpireTogether(t *testing.T) {
 	for err := range errs {
 		t.Errorf("call: %v", err)
 	}
-	if table, listed := pendingCount(p.ch); table != 0 || listed != 0 {
-		t.Errorf("%d pending, %d listed; want none", table, listed)
-	}
+	wantNothingPending(t, p.ch, "at the end")
 }
 
 func TestShorterCallTimeoutAppliesToLaterCallsFirst(t *testing.T) {
 	checkGoroutines(t)
 	cli, p := expiryPair(t, 2*time.Second)
-	long := make(chan error, 1)
-	go func() {
-		_, err := p.Call(context.Background(), "svc/noreturn", 1)
-		long <- err
-	}()
-	// Wait until the long call is listed, then shorten the timeout.
-	for deadline := time.Now().Add(2 * time.Second); ; {
-		if _, listed := pendingCount(p.ch); listed == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the first call was never listed")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	long := callUnanswered(t, p)
+	// The long call is listed: now shorten the timeout.
 	l := cli.Limits()
 	l.CallTimeout = 100 * time.Millisecond
 	if err := cli.SetLimits(l); err != nil {
@@ -154,25 +164,10 @@ func TestShorterCallTimeoutAppliesToLaterCallsFirst(t *testing.T) {
 func TestPendingCallsLeaveTheExpiryListWhenTheChannelCloses(t *testing.T) {
 	checkGoroutines(t)
 	_, p := expiryPair(t, time.Minute)
-	done := make(chan error, 1)
-	go func() {
-		_, err := p.Call(context.Background(), "svc/noreturn", 1)
-		done <- err
-	}()
-	for deadline := time.Now().Add(2 * time.Second); ; {
-		if _, listed := pendingCount(p.ch); listed == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the call was never listed")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	done := callUnanswered(t, p)
 	p.Close()
 	if err := <-done; !errors.Is(err, ErrDisconnected) {
 		t.Fatalf("err = %v, want ErrDisconnected", err)
 	}
-	if table, listed := pendingCount(p.ch); table != 0 || listed != 0 {
-		t.Errorf("after close: %d pending, %d listed; want none", table, listed)
-	}
+	wantNothingPending(t, p.ch, "after close")
 }
