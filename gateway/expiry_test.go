@@ -15,11 +15,17 @@ import (
 // with the given CallTimeout.
 func expiryPair(t *testing.T, timeout time.Duration) (*Kernel, *Peer) {
 	t.Helper()
+	return expiryPairWith(t, timeout, RsvpStrict)
+}
+
+func expiryPairWith(t *testing.T, timeout time.Duration, rsvp RsvpPolicy) (*Kernel, *Peer) {
+	t.Helper()
 	srv, addr := newKernel(t, testConfig(t, "Srv"))
 	srv.HandleFunc("svc/noreturn", func(context.Context, *Request) (perlcompat.Value, error) { return nil, nil })
 	srv.HandleFunc("svc/echo", echo)
 	cfg := testConfig(t, "Cli")
 	cfg.CallTimeout = timeout
+	cfg.Rsvp = rsvp
 	cli, _ := newKernel(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -170,4 +176,24 @@ func TestPendingCallsLeaveTheExpiryListWhenTheChannelCloses(t *testing.T) {
 		t.Fatalf("err = %v, want ErrDisconnected", err)
 	}
 	wantNothingPending(t, p.ch, "after close")
+}
+
+// Under RsvpPerl a call is also in the kernel-wide table (any channel may
+// answer it): expiry forgets it there too.
+func TestExpiryForgetsACallKernelWideUnderRsvpPerl(t *testing.T) {
+	checkGoroutines(t)
+	cli, p := expiryPairWith(t, 150*time.Millisecond, RsvpPerl)
+	if _, err := p.Call(context.Background(), "svc/noreturn", 1); !errors.Is(err, ErrNoReply) {
+		t.Fatalf("err = %v, want ErrNoReply", err)
+	}
+	wantNothingPending(t, p.ch, "after expiry")
+	cli.mu.Lock()
+	n := len(cli.pending)
+	cli.mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d calls left in the kernel-wide table", n)
+	}
+	if v, err := p.Call(context.Background(), "svc/echo", 7); err != nil || v != perlcompat.Int(7) {
+		t.Errorf("a call after the expiry: %v, %v", v, err)
+	}
 }
