@@ -95,7 +95,7 @@ type Daemon struct {
 	listenOverride []ListenAddr
 
 	access atomic.Pointer[Config]  // the config whose access block applies
-	gc     atomic.Pointer[gcTuner] // while Run runs; nil when GOGC is set
+	gc     atomic.Pointer[gcTuner] // set by Run; nil when GOGC is set or another daemon tunes
 
 	mu        sync.Mutex
 	cfg       *Config
@@ -624,8 +624,12 @@ func (d *Daemon) Reload(cfg *Config) error {
 		d.log.Info("access changed; applies to new connections", "allow_networks", fmt.Sprint(cfg.Access.AllowNetworks), "allow_kernels", fmt.Sprint(cfg.Access.AllowKernels))
 	}
 	if old.Limits.GCHeapFloor != cfg.Limits.GCHeapFloor {
-		d.gc.Load().setFloor(int64(cfg.Limits.GCHeapFloor))
-		d.log.Info("gc_heap_floor changed", "from", old.Limits.GCHeapFloor, "to", cfg.Limits.GCHeapFloor)
+		if t := d.gc.Load(); t != nil {
+			t.setFloor(int64(cfg.Limits.GCHeapFloor))
+			d.log.Info("gc_heap_floor changed", "from", old.Limits.GCHeapFloor, "to", cfg.Limits.GCHeapFloor)
+		} else {
+			d.log.Warn("gc_heap_floor changed but not applied: GOGC is set, or another daemon of this process tunes the collector", "to", cfg.Limits.GCHeapFloor)
+		}
 	}
 	if old.DrainTimeout != cfg.DrainTimeout {
 		d.log.Info("drain_timeout changed", "from", old.DrainTimeout, "to", cfg.DrainTimeout)

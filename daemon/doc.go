@@ -37,7 +37,7 @@
 //	    negotiation_timeout ["30s"]   call_timeout ["60s"]   positive durations
 //	    send_queue [256]    work_queue [64]    positive
 //	    queue_full ["block"]   "block" or "disconnect"
-//	    gc_heap_floor [16777216]  >= 0 bytes the heap may grow past live data before a GC (0, or GOGC set: Go's default)
+//	    gc_heap_floor [16777216]  >= 0 bytes the heap may grow past live data before a GC (0, or GOGC set: the program's own percent)
 //	}
 //	access {
 //	    allow_networks [all]  CIDRs or addresses (TCP peers; unix always allowed)
