@@ -184,8 +184,10 @@ func (k *Kernel) isOwnChannelID(name string) bool {
 // Call sends params to the state named by to and waits for the reply. It
 // fails with a *RemoteError when the remote kernel reports one, with
 // ErrDisconnected at once when the channel closes, and with ErrNoReply
-// when ctx's deadline (or Config.CallTimeout, if ctx has none) passes:
-// Perl sends no reply when the handler returns undef.
+// when ctx's deadline (or Limits.CallTimeout, if ctx has none) passes
+// while it waits for the reply: Perl sends no reply when the handler
+// returns undef. A ctx that ends before the call is sent (a full send
+// queue) gives ctx's error; CallTimeout gives ErrNoReply there too.
 func (k *Kernel) Call(ctx context.Context, to string, params any, opts ...PostOption) (perlcompat.Value, error) {
 	sp, err := parseDestination(to)
 	if err != nil {
@@ -286,8 +288,13 @@ func (k *Kernel) startCall(ctx context.Context, ch *channel, msg *protocol.Reque
 	if err := ch.addPending(p); err != nil {
 		return nil, err
 	}
-	if err := ch.sendFrame(ctx, msg, mode); err != nil {
+	// A call with no deadline of its own stops waiting for room in the
+	// send queue when it expires: p.done closes then.
+	if err := ch.sendFrameUntil(ctx, msg, mode, p.done); err != nil {
 		k.dropPending(ch, p)
+		if err == errAborted {
+			err = p.err // ErrNoReply, or a disconnect
+		}
 		k.obs.CallFinished(p.target, time.Since(c.start), err)
 		return nil, err
 	}
@@ -503,7 +510,17 @@ func (k *Kernel) callLocal(ctx context.Context, to protocol.Specifier, v perlcom
 		return nil, &RemoteError{Message: msg.ErrorMessage(err.Error()), When: protocol.StepInvocation, Kernel: k.id}
 	}
 	if perlcompat.IsUndef(res) {
+		// Perl sends no reply for undef: the caller waits out its
+		// deadline, or CallTimeout, as for a remote call.
+		if _, ok := ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, k.limits().CallTimeout)
+			defer cancel()
+		}
 		<-ctx.Done()
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, ctx.Err()
+		}
 		return nil, fmt.Errorf("%w from %s: the handler returned undef", ErrNoReply, to.String())
 	}
 	return res, nil

@@ -504,6 +504,13 @@ func (ch *channel) sendReply(ctx context.Context, msg *protocol.Request) error {
 }
 
 func (ch *channel) sendFrame(ctx context.Context, msg *protocol.Request, mode sendMode) error {
+	return ch.sendFrameUntil(ctx, msg, mode, nil)
+}
+
+// sendFrameUntil is sendFrame that also gives up waiting for room in the
+// send queue when abort closes (a call that expired meanwhile: its
+// caller's context may have no deadline).
+func (ch *channel) sendFrameUntil(ctx context.Context, msg *protocol.Request, mode sendMode, abort <-chan struct{}) error {
 	if err := checkOutgoing(msg); err != nil {
 		return err
 	}
@@ -511,7 +518,7 @@ func (ch *channel) sendFrame(ctx context.Context, msg *protocol.Request, mode se
 	if err != nil {
 		return err
 	}
-	return ch.enqueue(ctx, fb, mode)
+	return ch.enqueue(ctx, fb, mode, abort)
 }
 
 // frameBuf is a frame being sent: frame, its header included, lies at
@@ -584,7 +591,7 @@ func (ch *channel) encode(msg *protocol.Request) (*frameBuf, error) {
 // another sender at work, requests waiting for the worker, or more input
 // already read, more frames are coming, and the writer sends a burst in
 // one writev. Posts always queue; see sendMode for calls.
-func (ch *channel) enqueue(ctx context.Context, fb *frameBuf, mode sendMode) error {
+func (ch *channel) enqueue(ctx context.Context, fb *frameBuf, mode sendMode, abort <-chan struct{}) error {
 	ch.mu.Lock()
 	if ch.failErr != nil {
 		ch.mu.Unlock()
@@ -635,6 +642,10 @@ func (ch *channel) enqueue(ctx context.Context, fb *frameBuf, mode sendMode) err
 			ch.queued.Add(-1)
 			fb.recycle(false)
 			return ctx.Err()
+		case <-abort:
+			ch.queued.Add(-1)
+			fb.recycle(false)
+			return errAborted
 		}
 		ok, room = ch.sendq.push(frame)
 	}
@@ -681,6 +692,9 @@ func (ch *channel) fail(err error) {
 }
 
 var errClosed = errors.New("closed")
+
+// errAborted: enqueue gave up waiting for room because abort closed.
+var errAborted = errors.New("aborted")
 
 // ErrWouldKillPeer: the message would make a Perl IKC kernel die, so it
 // was not sent.

@@ -34,7 +34,8 @@ type QueueFullPolicy int
 
 const (
 	// QueueBlock, the default, makes the sender wait for room, bounded by
-	// its context: back-pressure instead of memory.
+	// its context (a call's by CallTimeout when its context has no
+	// deadline): back-pressure instead of memory.
 	QueueBlock QueueFullPolicy = iota
 	// QueueDisconnect closes the channel: a peer that cannot keep up is
 	// dropped rather than slowing every sender down.
@@ -90,8 +91,9 @@ type Config struct {
 	// connections are closed before negotiation.
 	MaxConnections int
 
-	// CallTimeout bounds a Call whose context has no deadline. Perl never
-	// answers a call whose handler returns undef, so every call needs one.
+	// CallTimeout bounds a Call whose context has no deadline, from the
+	// start of its send to its reply. Perl never answers a call whose
+	// handler returns undef, so every call needs one.
 	CallTimeout time.Duration
 	// Rsvp says who may deliver replies to our calls.
 	Rsvp RsvpPolicy

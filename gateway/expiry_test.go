@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -195,5 +196,75 @@ func TestExpiryForgetsACallKernelWideUnderRsvpPerl(t *testing.T) {
 	}
 	if v, err := p.Call(context.Background(), "svc/echo", 7); err != nil || v != perlcompat.Int(7) {
 		t.Errorf("a call after the expiry: %v, %v", v, err)
+	}
+}
+
+// A call with no deadline of its own that cannot even be sent (the peer
+// reads nothing and the send queue is full) still ends after
+// CallTimeout, with ErrNoReply, and leaves nothing behind.
+func TestACallThatCannotBeSentExpiresToo(t *testing.T) {
+	checkGoroutines(t)
+	cfg := testConfig(t, "Srv")
+	cfg.SendQueue = 2
+	cfg.CallTimeout = 300 * time.Millisecond
+	srv, addr := newKernel(t, cfg)
+	p := dialRaw(t, addr, "Raw-1") // never reads from here on
+	waitRegistered(srv, "Raw-1")
+	big := strings.Repeat("x", 256<<10)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var err error
+	for i := 0; i < 200 && err == nil; i++ { // fill the socket buffers, then the queue
+		err = srv.Post(ctx, "Raw-1/svc/x", big)
+	}
+	if err != context.DeadlineExceeded {
+		t.Fatalf("filling the queue: %v, want the blocked post's deadline", err)
+	}
+	start := time.Now()
+	_, err = srv.Call(context.Background(), "Raw-1/svc/y", 1)
+	if took := time.Since(start); !errors.Is(err, ErrNoReply) || took > 3*time.Second {
+		t.Fatalf("call: %v after %v, want ErrNoReply after about 300ms", err, took)
+	}
+	wantNothingPending(t, srv.lookup("Raw-1"), "after the unsent call")
+	p.nc.Close()
+}
+
+// Under RsvpPerl a call answered by a remote error leaves the
+// kernel-wide table too.
+func TestARemoteErrorForgetsTheCallKernelWideUnderRsvpPerl(t *testing.T) {
+	checkGoroutines(t)
+	cli, p := expiryPairWith(t, time.Minute, RsvpPerl)
+	for i := 0; i < 3; i++ {
+		var re *RemoteError
+		if _, err := p.Call(context.Background(), "svc/nope", i); !errors.As(err, &re) {
+			t.Fatalf("call %d: %v, want a remote error", i, err)
+		}
+	}
+	wantNothingPending(t, p.ch, "after remote errors")
+	cli.mu.Lock()
+	n := len(cli.pending)
+	cli.mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d calls left in the kernel-wide table", n)
+	}
+}
+
+// A local call to a handler that returns undef gets no reply, as from a
+// Perl kernel: without a deadline in ctx it ends after CallTimeout.
+func TestALocalCallAnsweredWithUndefEndsAfterCallTimeout(t *testing.T) {
+	checkGoroutines(t)
+	cfg := testConfig(t, "Solo")
+	cfg.CallTimeout = 150 * time.Millisecond
+	k, _ := newKernel(t, cfg)
+	k.HandleFunc("svc/noreturn", func(context.Context, *Request) (perlcompat.Value, error) { return nil, nil })
+	start := time.Now()
+	_, err := k.Call(context.Background(), "poe://Solo/svc/noreturn", 1)
+	if took := time.Since(start); !errors.Is(err, ErrNoReply) || took < 150*time.Millisecond || took > 3*time.Second {
+		t.Fatalf("local call: %v after %v, want ErrNoReply after about 150ms", err, took)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	if _, err := k.Call(ctx, "poe://Solo/svc/noreturn", 1); err != context.Canceled {
+		t.Fatalf("cancelled local call: %v, want context.Canceled", err)
 	}
 }

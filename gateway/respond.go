@@ -50,6 +50,7 @@ func (ch *channel) remoteError(req *protocol.Request) {
 	ch.log.Debug("remote error", "message", msg, "when", when)
 	ch.k.inform(MonitorEvent{Kind: MonitorError, RemoteID: ch.remoteID, Names: ch.names, Operation: "remote-" + when, Message: msg})
 	if p := ch.pendingFor(msg); p != nil {
+		ch.k.dropKernelPending(p)
 		p.finish(nil, &RemoteError{Message: msg, When: when, Kernel: ch.remoteID})
 		return
 	}
