@@ -8,14 +8,14 @@ import (
 func TestIsASCIIFindsAHighByteAtEveryOffsetAndLength(t *testing.T) {
 	for n := 0; n <= 40; n++ {
 		base := strings.Repeat("a", n)
-		if !isASCII(base) {
-			t.Fatalf("isASCII(%d a's) = false", n)
+		if !IsASCII(base) {
+			t.Fatalf("IsASCII(%d a's) = false", n)
 		}
 		for i := 0; i < n; i++ {
 			for _, hi := range []byte{0x80, 0xC3, 0xFF} {
 				b := []byte(base)
 				b[i] = hi
-				if isASCII(string(b)) {
+				if IsASCII(string(b)) {
 					t.Fatalf("isASCII with %#x at %d of %d = true", hi, i, n)
 				}
 			}
@@ -33,8 +33,8 @@ func FuzzIsASCII(f *testing.F) {
 				want = false
 			}
 		}
-		if got := isASCII(s); got != want {
-			t.Fatalf("isASCII(%q) = %v, want %v", s, got, want)
+		if got := IsASCII(s); got != want {
+			t.Fatalf("IsASCII(%q) = %v, want %v", s, got, want)
 		}
 	})
 }

@@ -115,7 +115,7 @@ func Bytes(b []byte) Str { return Str{S: string(b)} }
 // flag is set only when s has non-ASCII characters, as a Perl program that
 // decodes its input would see it. Invalid UTF-8 makes a byte string.
 func Text(s string) Str {
-	if isASCII(s) || !utf8.ValidString(s) {
+	if IsASCII(s) || !utf8.ValidString(s) {
 		return Str{S: s}
 	}
 	return Str{S: s, UTF8: true}
@@ -200,7 +200,7 @@ func (h *Hash) Delete(name string) {
 // Chars returns the characters of s as Go text: a byte string is read as
 // Latin-1, a UTF8 string as UTF-8.
 func (s Str) Chars() string {
-	if s.UTF8 || isASCII(s.S) {
+	if s.UTF8 || IsASCII(s.S) {
 		return s.S
 	}
 	r := make([]rune, len(s.S))
@@ -213,7 +213,7 @@ func (s Str) Chars() string {
 // Downgrade returns the Latin-1 bytes of s and true when every character
 // fits in a byte (always, for a byte string), as Perl's utf8::downgrade.
 func (s Str) Downgrade() (string, bool) {
-	if !s.UTF8 || isASCII(s.S) {
+	if !s.UTF8 || IsASCII(s.S) {
 		return s.S, true
 	}
 	b := make([]byte, 0, len(s.S))
@@ -232,7 +232,7 @@ func SameKey(a, b Str) bool {
 	if a.UTF8 == b.UTF8 {
 		return a.S == b.S
 	}
-	if isASCII(a.S) && isASCII(b.S) {
+	if IsASCII(a.S) && IsASCII(b.S) {
 		return a.S == b.S
 	}
 	x, ok1 := a.Downgrade()
@@ -240,8 +240,9 @@ func SameKey(a, b Str) bool {
 	return ok1 && ok2 && x == y
 }
 
-// isASCII runs on every key and specifier part: eight bytes at a time.
-func isASCII(s string) bool {
+// IsASCII reports whether s has no byte of 0x80 or more. Every hash key
+// and specifier part goes through it: it checks eight bytes at a time.
+func IsASCII(s string) bool {
 	i := 0
 	if len(s) >= 8 {
 		b := unsafe.Slice(unsafe.StringData(s), len(s))

@@ -300,7 +300,7 @@ func writeJSON(b *strings.Builder, v perlcompat.Value, path map[any]bool) error 
 }
 
 func writeJSONStr(b *strings.Builder, s perlcompat.Str) {
-	if !s.UTF8 && !isASCII(s.S) {
+	if !s.UTF8 && !perlcompat.IsASCII(s.S) {
 		b.WriteString(`{"$bytes":"`)
 		b.WriteString(hex.EncodeToString([]byte(s.S)))
 		b.WriteString(`"}`)
@@ -356,20 +356,11 @@ func writeJSONString(b *strings.Builder, s string) {
 }
 
 func notationKey(k perlcompat.Str) string {
-	if !k.UTF8 && !isASCII(k.S) {
+	if !k.UTF8 && !perlcompat.IsASCII(k.S) {
 		return "$bytes:" + hex.EncodeToString([]byte(k.S))
 	}
 	if strings.HasPrefix(k.S, "$") {
 		return "$" + k.S
 	}
 	return k.S
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
 }

@@ -190,7 +190,7 @@ func (s *encodeState) number(t string) {
 // characters: single quotes unless the string holds non-ASCII characters,
 // then double quotes with \x{...} escapes.
 func appendQuoted(b []byte, s perlcompat.Str, path string) ([]byte, error) {
-	if !s.UTF8 || isASCII(s.S) {
+	if !s.UTF8 || perlcompat.IsASCII(s.S) {
 		b = append(b, '\'')
 		for i := 0; i < len(s.S); i++ {
 			if c := s.S[i]; c == '\\' || c == '\'' {
@@ -217,15 +217,6 @@ func appendQuoted(b []byte, s perlcompat.Str, path string) ([]byte, error) {
 		}
 	}
 	return append(b, '"'), nil
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
 }
 
 func isNilRef(v perlcompat.Value) bool {

@@ -323,7 +323,7 @@ func (e *encoder) container(v perlcompat.Value, tf byte, depth int) error {
 // shorter. A UTF-8 key that is plain ASCII is written as bytes: Perl
 // stores such keys without the flag anyway.
 func (e *encoder) key(k perlcompat.Str) error {
-	if k.UTF8 && isASCII(k.S) {
+	if k.UTF8 && perlcompat.IsASCII(k.S) {
 		k.UTF8 = false
 	}
 	if len(k.S) >= 4 {
@@ -354,13 +354,4 @@ func (e *encoder) key(k perlcompat.Str) error {
 type keyEntry struct {
 	key perlcompat.Str
 	off int
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
 }

@@ -319,15 +319,6 @@ func fitsLatin1(s string) bool {
 	return true
 }
 
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
-}
-
 // slot writes v as it sits in an array element, a hash value or a
 // reference's target: a scalar item, or SX_REF and the referent.
 func (e *encodeState) slot(v perlcompat.Value, depth int) error {

@@ -171,7 +171,7 @@ func notation(v perlcompat.Value, depth int) any {
 	case nil, perlcompat.Undef:
 		return nil
 	case perlcompat.Str:
-		if x.UTF8 || isASCII(x.S) {
+		if x.UTF8 || perlcompat.IsASCII(x.S) {
 			return x.S
 		}
 		return map[string]any{"$bytes": hex.EncodeToString([]byte(x.S))}
@@ -197,7 +197,7 @@ func notation(v perlcompat.Value, depth int) any {
 		for _, e := range x.Entries {
 			k := e.Key.S
 			switch {
-			case !e.Key.UTF8 && !isASCII(k):
+			case !e.Key.UTF8 && !perlcompat.IsASCII(k):
 				k = "$bytes:" + hex.EncodeToString([]byte(k))
 			case strings.HasPrefix(k, "$"):
 				k = "$" + k

@@ -99,7 +99,7 @@ func Notation(v perlcompat.Value, depth int) any {
 	case nil, perlcompat.Undef:
 		return nil
 	case perlcompat.Str:
-		if x.UTF8 || isASCII(x.S) {
+		if x.UTF8 || perlcompat.IsASCII(x.S) {
 			return x.Chars()
 		}
 		return map[string]any{"$bytes": hex.EncodeToString([]byte(x.S))}
@@ -124,7 +124,7 @@ func Notation(v perlcompat.Value, depth int) any {
 		m := map[string]any{}
 		for _, e := range x.Entries {
 			k := e.Key.Chars()
-			if !e.Key.UTF8 && !isASCII(e.Key.S) {
+			if !e.Key.UTF8 && !perlcompat.IsASCII(e.Key.S) {
 				k = "$bytes:" + hex.EncodeToString([]byte(e.Key.S))
 			} else if strings.HasPrefix(k, "$") {
 				k = "$" + k
@@ -143,15 +143,6 @@ func blessedNotation(class string, v any) any {
 		return v
 	}
 	return map[string]any{"$blessed": class, "$value": v}
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
 }
 
 // numbersByValue compares JSON numbers by value (1.0 and 1 are equal).

@@ -149,7 +149,7 @@ func notation(v perlcompat.Value, depth int) any {
 	case nil, perlcompat.Undef:
 		return nil
 	case perlcompat.Str:
-		if x.UTF8 || isASCII(x.S) {
+		if x.UTF8 || perlcompat.IsASCII(x.S) {
 			return x.S
 		}
 		return map[string]any{"$bytes": hex.EncodeToString([]byte(x.S))}
@@ -175,7 +175,7 @@ func notation(v perlcompat.Value, depth int) any {
 		for _, e := range x.Entries {
 			k := e.Key.S
 			switch {
-			case !e.Key.UTF8 && !isASCII(k):
+			case !e.Key.UTF8 && !perlcompat.IsASCII(k):
 				k = "$bytes:" + hex.EncodeToString([]byte(k))
 			case strings.HasPrefix(k, "$"):
 				k = "$" + k
@@ -281,7 +281,7 @@ func (d *describer) desc(v perlcompat.Value) any {
 				if k.UTF8 {
 					// Perl stores a key without its flag when it
 					// can, and gives it back flagged when it was.
-					if s, ok := k.Downgrade(); ok && isASCII(s) {
+					if s, ok := k.Downgrade(); ok && perlcompat.IsASCII(s) {
 						k = perlcompat.Str{S: s}
 					}
 				}
@@ -293,15 +293,6 @@ func (d *describer) desc(v perlcompat.Value) any {
 		return d.ref(x, x.Class, func(m map[string]any) { m["ref"] = d.desc(x.Target) })
 	}
 	return fmt.Sprintf("<unknown %T>", v)
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
 }
 
 // Frames joins payloads the way POE::Filter::Reference frames them:
