@@ -74,7 +74,10 @@ func ExampleWillBlock() {
 	cli, _ := gateway.New(cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	cli.Dial(ctx, "tcp", l.Addr().String())
+	if _, err := cli.Dial(ctx, "tcp", l.Addr().String()); err != nil {
+		fmt.Println(err)
+		return
+	}
 	v, err := cli.Call(ctx, "poe://Srv/orders/get", 7)
 	s, _ := perlcompat.AsString(v)
 	fmt.Println(s, err)

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -118,6 +119,7 @@ func TestConcurrentUnansweredCallsExpireTogether(t *testing.T) {
 	_, p := expiryPair(t, 200*time.Millisecond)
 	var wg sync.WaitGroup
 	errs := make(chan error, 40)
+	start := time.Now()
 	for i := 0; i < 40; i++ {
 		wg.Add(1)
 		go func(i int) {
@@ -132,6 +134,11 @@ func TestConcurrentUnansweredCallsExpireTogether(t *testing.T) {
 			}
 			if i%2 == 1 && !errors.Is(err, ErrNoReply) {
 				errs <- err
+			}
+			// Each unanswered call ends at its own deadline, not at a
+			// later call's: one timer serves them all.
+			if took := time.Since(start); i%2 == 1 && (took < 200*time.Millisecond || took > 2*time.Second) {
+				errs <- fmt.Errorf("call %d expired after %v, want about 200ms", i, took)
 			}
 		}(i)
 	}
@@ -172,11 +179,19 @@ func TestPendingCallsLeaveTheExpiryListWhenTheChannelCloses(t *testing.T) {
 	checkGoroutines(t)
 	_, p := expiryPair(t, time.Minute)
 	done := callUnanswered(t, p)
+	p.ch.mu.Lock()
+	node := p.ch.expiry.head
+	p.ch.mu.Unlock()
 	p.Close()
 	if err := <-done; !errors.Is(err, ErrDisconnected) {
 		t.Fatalf("err = %v, want ErrDisconnected", err)
 	}
 	wantNothingPending(t, p.ch, "after close")
+	p.ch.mu.Lock()
+	defer p.ch.mu.Unlock()
+	if node.listed || node.prev != nil || node.next != nil || p.ch.expiry.timer != nil {
+		t.Errorf("after close: the call still linked (listed %v) or the timer kept (%v)", node.listed, p.ch.expiry.timer != nil)
+	}
 }
 
 // Under RsvpPerl a call is also in the kernel-wide table (any channel may

@@ -19,7 +19,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/ikcgate/ikcgate/perlcompat"
-	"github.com/ikcgate/ikcgate/perlcompat/storable"
 	"github.com/ikcgate/ikcgate/protocol"
 )
 
@@ -392,14 +391,25 @@ func TestAnIdleChannelHoldsOnlyItsReader(t *testing.T) {
 		}
 		peers[i] = p
 	}
-	time.Sleep(50 * time.Millisecond)
-	if per := float64(runtime.NumGoroutine()-before) / n; per > 2.1 {
-		t.Errorf("%.1f goroutines per idle connection (both ends), want 2: a reader each", per)
+	// perConn waits (a little) for transient goroutines to end, then
+	// returns the goroutines per connection, both ends together.
+	perConn := func() float64 {
+		deadline := time.Now().Add(2 * time.Second)
+		for runtime.NumGoroutine()-before > 2*n && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		return float64(runtime.NumGoroutine()-before) / n
+	}
+	if per := perConn(); per > 2 {
+		t.Errorf("%.2f goroutines per idle connection (both ends), want 2: a reader each", per)
 	}
 	for i := 0; i < 5; i++ { // sequential calls: written inline, run inline
 		if v, err := peers[0].Call(ctx, "svc/echo", i); err != nil || v != perlcompat.Int(int64(i)) {
 			t.Fatalf("call %d: %v, %v", i, v, err)
 		}
+	}
+	if per := perConn(); per > 2 {
+		t.Errorf("%.2f goroutines per connection after sequential calls, want still 2", per)
 	}
 	for i := 0; i < 1000; i++ {
 		if err := peers[1].Post(ctx, "svc/count", i); err != nil {
@@ -411,6 +421,10 @@ func TestAnIdleChannelHoldsOnlyItsReader(t *testing.T) {
 	}
 	if posted.Load() != 1000 {
 		t.Errorf("%d posts served, want 1000", posted.Load())
+	}
+	// The burst started the client's writer: it stays for the channel.
+	if extra := runtime.NumGoroutine() - before - 2*n; extra < 1 {
+		t.Errorf("%d goroutines beyond the readers after a burst of posts, want the writer at least", extra)
 	}
 	for _, p := range peers[:n/2] {
 		p.Close()
@@ -688,9 +702,10 @@ func TestAHandlerThatSaysItWillBlockLeavesItsChannelRead(t *testing.T) {
 	checkGoroutines(t)
 	srv, addr := newKernel(t, testConfig(t, "Srv"))
 	srv.inlineTakeover, srv.watchTick = time.Hour, time.Hour
-	release := make(chan struct{})
+	release, entered := make(chan struct{}), make(chan struct{})
 	srv.HandleFunc("svc/hold", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
 		WillBlock(ctx)
+		close(entered)
 		<-release
 		return perlcompat.Text("held"), nil
 	})
@@ -706,18 +721,13 @@ func TestAHandlerThatSaysItWillBlockLeavesItsChannelRead(t *testing.T) {
 		_, err := peer.Call(ctx, "svc/hold", nil)
 		held <- err
 	}()
-	// svc/hold now waits on the reader (nothing else is queued). The
-	// server's call to the client is answered over the same channel.
-	var got perlcompat.Value
-	var err error
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		cctx, ccancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		got, err = srv.Call(cctx, "poe://Cli/cli/double", 21)
-		ccancel()
-		if err == nil || time.Now().After(deadline) {
-			break
-		}
-	}
+	// svc/hold now waits, having started on the reader (nothing else is
+	// queued). The server's call to the client is answered over the same
+	// channel: only if WillBlock handed reading on.
+	<-entered
+	hctx, hcancel := context.WithTimeout(ctx, 3*time.Second)
+	got, err := srv.Call(hctx, "poe://Cli/cli/double", 21)
+	hcancel()
 	if err != nil || got != perlcompat.Int(42) {
 		t.Fatalf("call over the held handler's channel: %v, %v", got, err)
 	}
@@ -817,11 +827,7 @@ func TestCallsSentJustBeforeAHalfCloseAreAllAnswered(t *testing.T) {
 			for i := 0; i < calls; i++ {
 				msg := protocol.NewCall(protocol.Specifier{Kernel: "Srv", Session: "svc", State: state}, perlcompat.Int(int64(i)),
 					protocol.Specifier{Kernel: "Raw-1", Session: "IKC", State: "r" + strconv.Itoa(i)})
-				payload, err := storable.NFreeze(nil, msg.Value())
-				if err != nil {
-					t.Fatal(err)
-				}
-				buf, _ = protocol.AppendFrame(buf, payload)
+				buf = append(buf, frame(t, msg.Value())...)
 			}
 			if _, err := p.nc.Write(buf); err != nil {
 				t.Fatal(err)

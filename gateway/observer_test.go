@@ -2,8 +2,10 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -198,8 +200,12 @@ func TestMaxConnectionsSlotsFreeWhenChannelsCloseOrNegotiationsFail(t *testing.T
 		if err != nil {
 			t.Fatal(err)
 		}
+		nc.SetDeadline(time.Now().Add(5 * time.Second)) // a server that never closes it fails below
 		nc.Write([]byte("not IKC\r\n"))
-		io.Copy(io.Discard, nc) // until the server closes it
+		// Until the server closes it (a reset, when our line went unread).
+		if _, err := io.Copy(io.Discard, nc); errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("round %d: a connection that never negotiated was not closed: %v", i, err)
+		}
 		nc.Close()
 	}
 	dial().Close()

@@ -284,3 +284,38 @@ func TestASlowClientDoesNotHoldTheUpstreamsAnswers(t *testing.T) {
 		t.Fatalf("the slow client's answer: %s %v", ans.Target().State, args)
 	}
 }
+
+// A forwarded call the upstream never answers (its handler returned
+// undef) expires on the gateway after CallTimeout: nothing stays pending
+// there, the client hears nothing (as from Perl), and later calls pass.
+func TestAnUnansweredForwardedCallExpiresOnTheGateway(t *testing.T) {
+	checkGoroutines(t)
+	up, upAddr := newKernel(t, testConfig(t, "Up"))
+	up.HandleFunc("svc/noreturn", func(context.Context, *Request) (perlcompat.Value, error) { return nil, nil })
+	up.HandleFunc("svc/echo", echo)
+	cfg := testConfig(t, "Gw")
+	cfg.CallTimeout = 150 * time.Millisecond
+	gw, gwAddr := newKernel(t, cfg)
+	u := gw.NewUpstream("tcp", upAddr, UpstreamOptions{LinkOptions: LinkOptions{MinBackoff: 10 * time.Millisecond}})
+	t.Cleanup(u.Close)
+	gw.Handle("svc/*", u)
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := cli.Dial(ctx, "tcp", gwAddr); err != nil {
+		t.Fatal(err)
+	}
+	short, scancel := context.WithTimeout(ctx, 800*time.Millisecond)
+	defer scancel()
+	if _, err := cli.Call(short, "Gw/svc/noreturn", 1); !errors.Is(err, ErrNoReply) {
+		t.Fatalf("client: %v, want ErrNoReply (no answer, as from Perl)", err)
+	}
+	upCh := gw.lookup("Up")
+	if upCh == nil {
+		t.Fatal("the gateway has no channel to Up")
+	}
+	wantNothingPending(t, upCh, "on the gateway after CallTimeout")
+	if v, err := cli.Call(ctx, "Gw/svc/echo", 3); err != nil || v != perlcompat.Int(3) {
+		t.Errorf("a forwarded call after the expiry: %v, %v", v, err)
+	}
+}
