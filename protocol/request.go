@@ -3,6 +3,7 @@ package protocol
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/ikcgate/ikcgate/perlcompat"
 )
@@ -93,7 +94,9 @@ func (w WantArray) String() string {
 // Event, From and Rsvp are parsed; EventValue, FromValue and RsvpValue keep
 // the values as received, so that a reply can address the rsvp exactly as
 // the caller wrote it. Value sends a raw value only while it still parses
-// to the parsed field, so changing Event, From or Rsvp is enough.
+// to the parsed field, so changing Event, From or Rsvp is enough. A raw
+// hash is not parsed again each time: replace a raw value rather than
+// edit a received hash in place (an edit would be sent as it is).
 type Request struct {
 	Event  Specifier        // destination
 	Params perlcompat.Value // the handler's ARG0 (for IKC:proxy, [state, [args]])
@@ -244,6 +247,10 @@ func (d *RequestDecoder) event(v perlcompat.Value) (Specifier, error) {
 	if s == d.lastEvent && s.S != "" {
 		return d.lastSpec, nil
 	}
+	// Parse a copy: a decoder's strings share one copy of their whole
+	// message, and the remembered event (and the specifier parsed from
+	// it, which later requests get) must not hold on to a big one.
+	s.S = strings.Clone(s.S)
 	sp, err := SpecifierFromValue(s)
 	if err == nil {
 		d.lastEvent, d.lastSpec = s, sp

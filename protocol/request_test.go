@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/ikcgate/ikcgate/perlcompat"
@@ -537,6 +538,31 @@ func TestArgsFollowPerlsReceiver(t *testing.T) {
 		}
 		if got := r.Target().String(); got != c.target {
 			t.Errorf("%s: Target %q, want %q", c.name, got, c.target)
+		}
+	}
+}
+
+// A decoder's strings share one copy of their whole message. The event a
+// RequestDecoder remembers, and the specifier later requests get from it,
+// must not keep a big first message alive for the channel's life.
+func TestRequestDecoderRemembersNoPartOfAMessage(t *testing.T) {
+	big := strings.Repeat("x", 1<<20) + "poe://Srv/svc/state"
+	msg := perlcompat.NewHash().
+		Set("event", perlcompat.Str{S: big[1<<20:]}).
+		Set("params", perlcompat.Str{S: big[:1<<20]})
+	var d RequestDecoder
+	req, err := d.Decode(msg)
+	if err != nil || req.Event.State != "state" {
+		t.Fatalf("decode: %v, %v", req, err)
+	}
+	lo := uintptr(unsafe.Pointer(unsafe.StringData(big)))
+	inBig := func(s string) bool {
+		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+		return s != "" && p >= lo && p < lo+uintptr(len(big))
+	}
+	for _, s := range []string{d.lastEvent.S, d.lastSpec.Kernel, d.lastSpec.Session, d.lastSpec.State} {
+		if inBig(s) {
+			t.Errorf("the decoder remembers %q inside the 1 MB message", s)
 		}
 	}
 }

@@ -114,7 +114,7 @@ func specifierFromHash(h *perlcompat.Hash, lenient bool) (Specifier, error) {
 	if h.Class != "" && !lenient {
 		return Specifier{}, &SpecifierError{Input: h.Class + "=HASH", Reason: "a blessed hash is not a specifier"}
 	}
-	var s Specifier // no pointers into it: it stays off the heap
+	var parts [3]string // no pointers into a Specifier: it stays off the heap
 	for i, key := range [...]string{"kernel", "session", "state"} {
 		v := h.Get(key)
 		if !perlcompat.Truth(v) {
@@ -124,15 +124,9 @@ func specifierFromHash(h *perlcompat.Hash, lenient bool) (Specifier, error) {
 		if !ok {
 			return Specifier{}, &SpecifierError{Input: "HASH", Reason: fmt.Sprintf("%s is a reference (%s)", key, str)}
 		}
-		switch i {
-		case 0:
-			s.Kernel = str
-		case 1:
-			s.Session = str
-		default:
-			s.State = str
-		}
+		parts[i] = str
 	}
+	s := Specifier{Kernel: parts[0], Session: parts[1], State: parts[2]}
 	if v, ok := h.Lookup("args"); ok {
 		str, ok := perlcompat.StringOf(v)
 		if !ok {
