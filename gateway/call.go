@@ -32,7 +32,7 @@ type pendingCall struct {
 	then     func(perlcompat.Value, error) // see onDone
 
 	// A call with no deadline of its own (its context has none) expires
-	// at deadline (unix ns): it is listed in its channel's expiry list
+	// at deadline (Kernel.clock's ns): it is listed in its channel's expiry list
 	// (guarded by the channel's mu) until answered. See expiry.go.
 	event      protocol.Specifier
 	deadline   int64
@@ -283,7 +283,7 @@ func (k *Kernel) startCall(ctx context.Context, ch *channel, msg *protocol.Reque
 	msg.Rsvp = &c.rsvp // its hash form is built when the message is frozen
 	p.target = k.targetName(msg.Target())
 	if _, ok := ctx.Deadline(); !ok {
-		p.deadline = c.start.Add(k.limits().CallTimeout).UnixNano()
+		p.deadline = int64(c.start.Sub(k.epoch) + k.limits().CallTimeout)
 	}
 	if err := ch.addPending(p); err != nil {
 		return nil, err

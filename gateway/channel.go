@@ -34,9 +34,9 @@ import (
 //   - the worker runs queued handlers one request at a time, in arrival
 //     order, as a Perl kernel does, so a post followed by a call sees the
 //     post done; hmu keeps it and the reader from running two at once;
-//   - the writer drains the send queue in one writev: small frames sit
-//     copied one after another in 32 KiB chunks (sendqueue.go), so a
-//     burst takes few syscalls.
+//   - the writer drains the send queue in few writevs (16 buffers each,
+//     flushed every 256 KiB): small frames sit copied one after another
+//     in 32 KiB chunks (sendqueue.go), so a burst takes few syscalls.
 //
 // Senders freeze and frame their message on their own goroutine. A frame
 // someone waits for (a call, a reply) is written by its sender with a
@@ -58,15 +58,20 @@ type channel struct {
 	names      []string    // names registered for the peer (guarded by k.mu)
 	info       ChannelInfo // for the Observer, set before the goroutines start
 
-	ctx    context.Context // cancelled when the channel fails
+	ctx    context.Context // handlers': cancelled when the channel fails or its reader stops
 	cancel context.CancelFunc
+	// replyCtx is ctx never cancelled, for answers to requests already
+	// read: when the reader stops on its own (the peer closed), they
+	// are still owed and may wait for room; a dead channel ends the wait.
+	replyCtx context.Context
 
 	sendq *sendQueue
 	work  chan *protocol.Request // made by startWorker; nil before
 
 	// Handlers on the reader (runInline). fr has one reader at a time:
-	// a slow inline handler hands the read role to a new goroutine (see
-	// Kernel.watchInline), so replies to its own calls keep being read.
+	// an inline handler that calls WillBlock, or runs long (see
+	// Kernel.watchInline), hands the read role to a new goroutine, so
+	// replies to its own calls keep being read.
 	fr         *protocol.FrameReader
 	rd         protocol.RequestDecoder // the reader's, like fr
 	hmu        sync.Mutex              // held while a handler runs
@@ -132,6 +137,7 @@ func newChannel(k *Kernel, nc net.Conn, res protocol.Result, fz perlcompat.Freez
 	ch.log = k.log.With("peer", nc.RemoteAddr().String(), "remote", remote)
 	ch.nbw = newNBWriter(nc)
 	ch.ctx = context.WithValue(ctx, handlerChannelKey{}, ch) // see WillBlock
+	ch.replyCtx = context.WithoutCancel(ch.ctx)
 	return ch
 }
 
@@ -208,6 +214,7 @@ func (ch *channel) runInline(req *protocol.Request) bool {
 	ch.inlineFrom.Store(start)
 	ch.k.watchInline()
 	ch.k.respond(ch, req, now)
+	ch.burst.Store(false) // it said whether this handler's reply should queue
 	// Under hmu: a takeover reader cannot go inline, and reuse
 	// inlineFrom, before this round is settled.
 	kept := ch.inlineFrom.CompareAndSwap(start, 0)
@@ -299,7 +306,7 @@ func (ch *channel) writerDone() <-chan struct{} {
 
 // workerDone is writerDone for the worker.
 func (ch *channel) workerDone() <-chan struct{} {
-	ch.workerOnce.Do(func() { close(ch.kdone) })
+	ch.claimWorker()
 	return ch.kdone
 }
 
@@ -355,7 +362,7 @@ func (ch *channel) workLoop() {
 
 func (ch *channel) writeLoop() {
 	defer close(ch.wdone)
-	// What is queued goes out in one writev, without copying the queue's
+	// What is queued goes out in writevs, without copying the queue's
 	// chunks and large frames into a buffer: an idle channel holds no
 	// write buffer at all.
 	var bufs net.Buffers
@@ -622,9 +629,6 @@ func (ch *channel) enqueue(ctx context.Context, fb *frameBuf, mode sendMode, abo
 	ch.startWriter()
 	frame := fb.frame
 	ok, room := ch.sendq.push(frame)
-	if !ok {
-		WillBlock(ctx) // a handler waiting for room lets its channel be read
-	}
 	for !ok {
 		if ch.k.limits().QueueFull == QueueDisconnect {
 			ch.queued.Add(-1)
@@ -632,6 +636,7 @@ func (ch *channel) enqueue(ctx context.Context, fb *frameBuf, mode sendMode, abo
 			ch.fail(ErrQueueFull)
 			return ErrQueueFull
 		}
+		WillBlock(ctx) // a handler waiting for room lets its channel be read
 		select {
 		case <-room:
 		case <-ch.dead:
@@ -759,8 +764,9 @@ func (ch *channel) drain() {
 }
 
 // finishDraining runs on the worker once drain was asked, or the reader
-// stopped: it serves what is queued, waits for a handler running on the
-// reader, then for senders in progress.
+// stopped (on the reader itself, when no worker ever started): it serves
+// what is queued, waits for a handler running on the reader, then for
+// senders in progress.
 func (ch *channel) finishDraining() {
 	for {
 		select {

@@ -73,7 +73,7 @@ func (ch *channel) armExpiry() {
 	if l.head == nil || (l.armed != 0 && l.armed <= l.head.deadline) {
 		return
 	}
-	d := time.Duration(l.head.deadline - time.Now().UnixNano())
+	d := time.Duration(l.head.deadline - ch.k.clock())
 	if l.timer == nil {
 		l.timer = time.AfterFunc(d, ch.expire)
 	} else {
@@ -85,7 +85,7 @@ func (ch *channel) armExpiry() {
 // expire fails the calls whose deadline has passed with ErrNoReply (Perl
 // sends no reply when a handler returns undef), then re-arms.
 func (ch *channel) expire() {
-	now := time.Now().UnixNano()
+	now := ch.k.clock()
 	var due []*pendingCall
 	ch.mu.Lock()
 	ch.expiry.armed = 0

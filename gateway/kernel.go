@@ -72,6 +72,7 @@ type Kernel struct {
 	// library's) costs a goroutine per negotiation.
 	life    context.Context
 	endLife context.CancelFunc
+	epoch   time.Time // New's time: clock counts from it
 }
 
 type errorHook struct {
@@ -108,6 +109,7 @@ func New(cfg Config) (*Kernel, error) {
 		watchTick:      watchTick,
 	}
 	k.life, k.endLife = context.WithCancel(context.Background())
+	k.epoch = time.Now()
 	k.seq.Store(1)
 	k.lim.Store(&Limits{
 		MaxConnections: cfg.MaxConnections, Negotiation: cfg.Negotiation,
@@ -116,6 +118,10 @@ func New(cfg Config) (*Kernel, error) {
 	k.id = protocol.NewKernelID(cfg.hostname(), time.Now(), cfg.pid(), 1)
 	return k, nil
 }
+
+// clock is the monotonic time since New, in ns: call deadlines use it,
+// so a step of the wall clock neither expires calls early nor late.
+func (k *Kernel) clock() int64 { return int64(time.Since(k.epoch)) }
 
 // ID is the kernel ID, in Perl's <host>-<epoch>-<pid>-<seq> form. Each
 // dialled channel announces a fresh ID of its own (so that one Perl kernel
@@ -377,7 +383,8 @@ var lastLocal atomic.Pointer[localEntry]
 // channel's reader gets a new goroutine and open returns the channel, or
 // nil (closing nc) if the kernel is shutting down. An accepted one
 // (server) is read on accept's goroutine, which holds a k.wg count
-// already, and open returns when the channel has ended; the connection
+// already, and open returns when the channel has ended or its read role
+// moved to a takeover reader (see WillBlock); the connection
 // stops counting as admitted in the same hold that registers it, so
 // MaxConnections never counts it twice or not at all.
 func (k *Kernel) open(nc net.Conn, res protocol.Result, leftover []byte, server bool, localID string, localNames []string, sanity string) *channel {

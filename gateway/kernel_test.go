@@ -846,3 +846,40 @@ func TestCallsSentJustBeforeAHalfCloseAreAllAnswered(t *testing.T) {
 		}
 	}
 }
+
+// The same with big replies and a small send queue: answers to requests
+// read before EOF wait for room rather than being dropped when the
+// handlers' context is cancelled at EOF.
+func TestBigRepliesOwedAtAHalfCloseWaitForRoom(t *testing.T) {
+	checkGoroutines(t)
+	cfg := testConfig(t, "Srv")
+	cfg.SendQueue = 4
+	srv, addr := newKernel(t, cfg)
+	big := strings.Repeat("x", 64<<10)
+	srv.HandleFunc("svc/big", func(_ context.Context, r *Request) (perlcompat.Value, error) {
+		n, _ := perlcompat.AsInt(r.Arg(0))
+		return perlcompat.Text(big + strconv.FormatInt(n, 10)), nil
+	})
+	p := dialRaw(t, addr, "Raw-1")
+	const calls = 200
+	var buf []byte
+	for i := 0; i < calls; i++ {
+		msg := protocol.NewCall(protocol.Specifier{Kernel: "Srv", Session: "svc", State: "big"}, perlcompat.Int(int64(i)),
+			protocol.Specifier{Kernel: "Raw-1", Session: "IKC", State: "r" + strconv.Itoa(i)})
+		buf = append(buf, frame(t, msg.Value())...)
+	}
+	if _, err := p.nc.Write(buf); err != nil {
+		t.Fatal(err)
+	}
+	p.nc.(*net.TCPConn).CloseWrite()
+	time.Sleep(100 * time.Millisecond) // let the server see EOF while the queue is full
+	for i := 0; i < calls; i++ {
+		req := p.read()
+		if want := "r" + strconv.Itoa(i); req.Event.State != want || req.Params != perlcompat.Text(big+strconv.Itoa(i)) {
+			t.Fatalf("reply %d went to %s, want %s with its own text", i, req.Event.State, want)
+		}
+	}
+	if _, err := p.fr.ReadFrame(); !errors.Is(err, io.EOF) {
+		t.Fatalf("after the replies: %v, want EOF", err)
+	}
+}

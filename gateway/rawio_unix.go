@@ -20,7 +20,7 @@ type nbWriter struct {
 	err error
 	fn  func(fd uintptr) bool
 
-	// writeAll's state. Sixteen frames per writev: a burst takes a few
+	// writeAll's state. Sixteen buffers (chunks of small frames, or large frames) per writev: a burst takes a few
 	// syscalls, and an idle channel holds 256 bytes, not IOV_MAX's 16 KB.
 	bufs *net.Buffers
 	iov  [16]syscall.Iovec

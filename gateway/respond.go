@@ -189,7 +189,7 @@ func (k *Kernel) reply(ch *channel, req *protocol.Request, session string, resul
 	// A reply goes back on the channel the call came in on. Perl routes it
 	// by rsvp.kernel instead, which comes to the same for a caller that
 	// announced that name.
-	if err := ch.sendReply(ch.ctx, msg); err != nil {
+	if err := ch.sendReply(ch.replyCtx, msg); err != nil {
 		var fe *FreezeError
 		if errors.As(err, &fe) {
 			// The caller would wait forever: tell it why instead.
@@ -230,7 +230,7 @@ func (k *Kernel) requestFailed(ch *channel, req *protocol.Request, step string, 
 		rep.Params.(*perlcompat.Array).Elems[0] = perlcompat.Text(re.Message)
 		rep.Params.(*perlcompat.Array).Elems[2] = perlcompat.Text(re.When)
 	}
-	if err := ch.sendReply(ch.ctx, rep); err != nil {
+	if err := ch.sendReply(ch.replyCtx, rep); err != nil {
 		ch.log.Debug("remote_error not sent", "error", err)
 	}
 }

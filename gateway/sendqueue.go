@@ -34,6 +34,11 @@ type chunk struct{ b []byte }
 
 var chunkPool = sync.Pool{New: func() any { return &chunk{b: make([]byte, 0, chunkSize)} }}
 
+// The writer gives every buffer it wrote to bufpool.Put, chunks included;
+// bufpool keeps only 64 KiB and up, so a chunk must stay smaller or it
+// would live in both pools at once. This fails to compile otherwise.
+var _ [1<<16 - 1 - chunkSize]struct{}
+
 func newSendQueue(max int) *sendQueue {
 	return &sendQueue{max: max, ready: make(chan struct{}, 1)}
 }
@@ -130,11 +135,4 @@ func (q *sendQueue) roomy() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.n <= q.max/2
-}
-
-// full reports a queue at its bound.
-func (q *sendQueue) full() bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.n >= q.max
 }

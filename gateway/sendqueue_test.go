@@ -97,3 +97,10 @@ func TestSendQueueBoundCountsFramesNotWrites(t *testing.T) {
 		t.Error("push refused after take")
 	}
 }
+
+// full reports a queue at its bound.
+func (q *sendQueue) full() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n >= q.max
+}

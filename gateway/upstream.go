@@ -277,7 +277,7 @@ func (u *Upstream) relayError(ch *channel, text, when string) bool {
 		return true // ClientLite must not get unsolicited frames
 	}
 	rep.Params.(*perlcompat.Array).Elems[0] = perlcompat.Text(u.rewrite(text, f))
-	if err := f.origin.sendReply(f.origin.ctx, rep); err != nil {
+	if err := f.origin.sendReply(f.origin.replyCtx, rep); err != nil {
 		u.k.log.Debug("relayed remote_error not sent", "error", err)
 	}
 	return true
