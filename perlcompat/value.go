@@ -131,6 +131,13 @@ func BoxStr(p *Str) Value {
 	return box
 }
 
+// BoxInt is BoxStr for an Int.
+func BoxInt(p *Int) Value {
+	var box Value = Int(0) // Go boxes small integers without allocating
+	(*[2]unsafe.Pointer)(unsafe.Pointer(&box))[1] = unsafe.Pointer(p)
+	return box
+}
+
 // NewArray returns an unblessed array of the given elements.
 func NewArray(elems ...Value) *Array { return &Array{Elems: elems} }
 

@@ -8,8 +8,6 @@
 package slab
 
 import (
-	"unsafe"
-
 	"github.com/ikcgate/ikcgate/perlcompat"
 )
 
@@ -83,9 +81,7 @@ func (s *Slab) Int(i perlcompat.Int) perlcompat.Value {
 	}
 	p := next(&s.ints, s.chunk(64, 2, 1024))
 	*p = i
-	var box perlcompat.Value = perlcompat.Int(0)
-	(*[2]unsafe.Pointer)(unsafe.Pointer(&box))[1] = unsafe.Pointer(p)
-	return box
+	return perlcompat.BoxInt(p)
 }
 
 // next hands out the first item of *chunk, refilling it with n fresh

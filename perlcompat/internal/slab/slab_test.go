@@ -1,13 +1,19 @@
 package slab
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/ikcgate/ikcgate/perlcompat"
 )
 
 func TestBoxedValuesReadBackAndSlicesStayInTheirLane(t *testing.T) {
-	s := New(64)
+	for _, n := range []int{0, 64, 100, 200, 400, 2000} { // every first-chunk tier, and none
+		t.Run(strconv.Itoa(n), func(t *testing.T) { testLanes(t, New(n)) })
+	}
+}
+
+func testLanes(t *testing.T, s Slab) {
 	var vals []perlcompat.Value
 	for i := 0; i < 100; i++ { // past several chunks
 		vals = append(vals, s.Str(perlcompat.Str{S: "s", UTF8: i%2 == 1}), s.Int(perlcompat.Int(i*1000-50000)))
