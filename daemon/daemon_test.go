@@ -439,6 +439,15 @@ func TestPprofIsServedOnlyWhenOperationsPprofIsTrue(t *testing.T) {
 	if code, body := httpGet(t, on.ops+"/debug/pprof/goroutine?debug=1"); code != 200 || !strings.Contains(body, "goroutine profile") {
 		t.Errorf("pprof on: /debug/pprof/goroutine %d %.80s", code, body)
 	}
+	// go tool pprof posts the addresses it wants symbolized.
+	resp, err := http.Post(on.ops+"/debug/pprof/symbol", "text/plain", strings.NewReader("0x1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("pprof on: POST /debug/pprof/symbol answered %d, want 200", resp.StatusCode)
+	}
 }
 
 func TestDrainLetsAnInFlightCallFinishAndFlipsReadiness(t *testing.T) {

@@ -54,7 +54,7 @@ var (
 	rowsFlag   = flag.String("rows", "9,1,2,3,4,5,6,7,8", "rows to run, comma-separated")
 	perlDir    = flag.String("perl-dir", "bench/perl", "directory of server.pl and client.pl")
 	verbose    = flag.Bool("v", false, "print every sample as it is taken")
-	rawEcho    = flag.Bool("raw-echo-server", false, "internal: be row 9's trivial framed echo server on stdin's announced port")
+	rawEcho    = flag.Bool("raw-echo-server", false, "internal: be row 9's trivial framed echo server, announcing its address on stdout")
 	rawRelayTo = flag.String("raw-relay", "", "internal: be row 8's trivial TCP relay to this address, announcing its own on stdout")
 )
 
@@ -78,7 +78,11 @@ func main() {
 		b.rows[strings.TrimSpace(r)] = true
 	}
 	b.tmp, _ = os.MkdirTemp("", "ikcbench.")
-	defer os.RemoveAll(b.tmp)
+	cleanup = func() {
+		b.stopAll()
+		os.RemoveAll(b.tmp)
+	}
+	defer cleanup()
 	if out, err := exec.Command("perl", "-MPOE::Component::IKC::Server", "-MPOE::Component::IKC::ClientLite", "-e",
 		`print $POE::Component::IKC::Server::VERSION`).CombinedOutput(); err != nil {
 		fmt.Println("NOTE: POE::Component::IKC is not in Perl's @INC (install it with cpanm, or set PERL5LIB):")
@@ -93,7 +97,6 @@ func main() {
 	}
 	fmt.Println("NOTE: figures are from a shared, noisy machine unless you made sure it is idle; compare the ratios.")
 	fmt.Println()
-	defer b.stopAll()
 	b.run()
 	b.print()
 }
@@ -129,8 +132,15 @@ func freePort() int {
 
 func fatal(err error) {
 	fmt.Fprintln(os.Stderr, "ikcbench:", err)
+	if cleanup != nil {
+		cleanup() // os.Exit skips main's defers: no server may outlive the run
+	}
 	os.Exit(1)
 }
+
+// cleanup stops every server started and removes the temporary files; main
+// sets it, and fatal runs it.
+var cleanup func()
 
 // startIkcgate runs the daemon with the demo session on demo/* or, with
 // upstream set, demo/* forwarded to that Perl server.
@@ -426,6 +436,15 @@ func perlClient(s *server, args ...string) (perlOut, error) {
 	return o, nil
 }
 
+// perlMeasured runs bench/perl/client.pl against s with args and returns
+// its report and the server's CPU per operation in µs; ok is false (and
+// the error printed) when the client failed.
+func perlMeasured(s *server, args ...string) (o perlOut, cpuPerOp float64, ok bool) {
+	cpu, err := measure(s, func() (err error) { o, err = perlClient(s, args...); return })
+	warn(err)
+	return o, cpu / o.Ops * 1e6, err == nil
+}
+
 // measure runs f and returns the server's CPU seconds meanwhile.
 func measure(s *server, f func() error) (cpu float64, err error) {
 	c0 := cpuSeconds(s.pid())
@@ -499,12 +518,9 @@ func (b *bench) run() {
 		c := b.add("1", "server CPU per post", "us", false)
 		c.target, c.check = "<= 1/10 Perl", atMost(0.1)
 		b.alternate(func(s *server) {
-			var o perlOut
-			cpu, err := measure(s, func() (err error) { o, err = perlClient(s, "--mode", "post", "--n", scale(20000)); return })
-			warn(err)
-			if err == nil {
+			if o, cpu, ok := perlMeasured(s, "--mode", "post", "--n", scale(20000)); ok {
 				r.put(s.kind, o.Ops/o.Secs)
-				c.put(s.kind, cpu/o.Ops*1e6)
+				c.put(s.kind, cpu)
 			}
 		})
 	}
@@ -522,23 +538,15 @@ func (b *bench) run() {
 		pc := b.add("2", "  server CPU per call", "us", false)
 		pc.target, pc.check = "<= 1/10 Perl", atMost(0.1)
 		b.alternate(func(s *server) {
-			var o perlOut
-			cpu, err := measure(s, func() (err error) { o, err = perlClient(s, "--mode", "call", "--n", scale(4000)); return })
-			warn(err)
-			if err == nil {
+			if o, cpu, ok := perlMeasured(s, "--mode", "call", "--n", scale(4000)); ok {
 				r.put(s.kind, o.Ops/o.Secs)
 				p50.put(s.kind, o.P50)
 				p99.put(s.kind, o.P99)
-				c.put(s.kind, cpu/o.Ops*1e6)
+				c.put(s.kind, cpu)
 			}
-			cpu, err = measure(s, func() (err error) {
-				o, err = perlClient(s, "--mode", "call", "--depth", "16", "--n", scale(8000))
-				return
-			})
-			warn(err)
-			if err == nil {
+			if o, cpu, ok := perlMeasured(s, "--mode", "call", "--depth", "16", "--n", scale(8000)); ok {
 				pr.put(s.kind, o.Ops/o.Secs)
-				pc.put(s.kind, cpu/o.Ops*1e6)
+				pc.put(s.kind, cpu)
 			}
 		})
 	}
@@ -554,13 +562,10 @@ func (b *bench) run() {
 		c := b.add("4", "  server CPU per call", "us", false)
 		c.target, c.check = "<= 1/10 Perl", atMost(0.1)
 		b.alternate(func(s *server) {
-			var o perlOut
-			cpu, err := measure(s, func() (err error) { o, err = perlClient(s, "--mode", "lite", "--n", scale(4000)); return })
-			warn(err)
-			if err == nil {
+			if o, cpu, ok := perlMeasured(s, "--mode", "lite", "--n", scale(4000)); ok {
 				r.put(s.kind, o.Ops/o.Secs)
 				p50.put(s.kind, o.P50)
-				c.put(s.kind, cpu/o.Ops*1e6)
+				c.put(s.kind, cpu)
 			}
 		})
 	}
@@ -658,15 +663,9 @@ func (b *bench) row5() {
 		c := b.add("5", "  server CPU per call", "us", false)
 		c.target, c.check = "<= 1/10 Perl", atMost(0.1)
 		b.alternate(func(s *server) {
-			var o perlOut
-			cpu, err := measure(s, func() (err error) {
-				o, err = perlClient(s, "--mode", "call", "--size", strconv.Itoa(p.size), "--n", scale(p.n))
-				return
-			})
-			warn(err)
-			if err == nil {
+			if o, cpu, ok := perlMeasured(s, "--mode", "call", "--size", strconv.Itoa(p.size), "--n", scale(p.n)); ok {
 				r.put(s.kind, float64(p.size)*o.Ops/o.Secs/1e6)
-				c.put(s.kind, cpu/o.Ops*1e6)
+				c.put(s.kind, cpu)
 			}
 		})
 	}
@@ -1228,6 +1227,7 @@ func rawEchoConn() (net.Conn, func(), int) {
 // It returns round trips per second and, for the echo in its own process,
 // that process's CPU per round trip in microseconds (else NaN).
 func rawPingPong(secs float64, inProcess bool) (rate, cpuPerTrip float64) {
+	cpuPerTrip = math.NaN()
 	payload := rawFrame()
 	var c net.Conn
 	echoPid := 0
