@@ -23,25 +23,36 @@ func upstreamSetup(t *testing.T) (cli, gw, up *Kernel, acks chan []perlcompat.Va
 	up.HandleFunc("svc/ack_sender", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
 		return nil, r.PostBack(ctx, "ack", r.Args...)
 	})
-	gw, gwAddr := newKernel(t, testConfig(t, "Gw"))
+	gw, cli, _ = gatewayTo(t, testConfig(t, "Gw"), upAddr, UpstreamOptions{})
 	gw.HandleFunc("svc/moved", func(context.Context, *Request) (perlcompat.Value, error) {
 		return perlcompat.Text("answered in Go"), nil
 	})
-	u := gw.NewUpstream("tcp", upAddr, UpstreamOptions{LinkOptions: LinkOptions{MinBackoff: 10 * time.Millisecond}})
-	t.Cleanup(u.Close)
-	gw.Handle("svc/*", u)
-	cli, _ = newKernel(t, testConfig(t, "Cli"))
 	acks = make(chan []perlcompat.Value, 4)
 	cli.HandleFunc("client/ack", func(_ context.Context, r *Request) (perlcompat.Value, error) {
 		acks <- r.Args
 		return nil, nil
 	})
+	return cli, gw, up, acks
+}
+
+// gatewayTo is a gateway kernel configured by cfg whose svc/* is an
+// Upstream to upAddr, and a client kernel "Cli" dialled to it.
+func gatewayTo(t *testing.T, cfg Config, upAddr string, opts UpstreamOptions) (gw, cli *Kernel, u *Upstream) {
+	t.Helper()
+	gw, gwAddr := newKernel(t, cfg)
+	if opts.MinBackoff == 0 {
+		opts.MinBackoff = 10 * time.Millisecond
+	}
+	u = gw.NewUpstream("tcp", upAddr, opts)
+	t.Cleanup(u.Close)
+	gw.Handle("svc/*", u)
+	cli, _ = newKernel(t, testConfig(t, "Cli"))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := cli.Dial(ctx, "tcp", gwAddr); err != nil {
 		t.Fatal(err)
 	}
-	return cli, gw, up, acks
+	return gw, cli, u
 }
 
 func TestUpstreamForwardsCallsPostBacksAndErrors(t *testing.T) {
@@ -89,16 +100,9 @@ func TestUpstreamForwardsCallsPostBacksAndErrors(t *testing.T) {
 
 func TestUpstreamDownFailsCleanlyAndRecovers(t *testing.T) {
 	checkGoroutines(t)
-	gw, gwAddr := newKernel(t, testConfig(t, "Gw"))
-	u := gw.NewUpstream("tcp", "127.0.0.1:1", UpstreamOptions{Wait: 100 * time.Millisecond, LinkOptions: LinkOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond}})
-	defer u.Close()
-	gw.Handle("svc/*", u)
-	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	_, cli, u := gatewayTo(t, testConfig(t, "Gw"), "127.0.0.1:1", UpstreamOptions{Wait: 100 * time.Millisecond, LinkOptions: LinkOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond}})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := cli.Dial(ctx, "tcp", gwAddr); err != nil {
-		t.Fatal(err)
-	}
 	_, err := cli.Call(ctx, "Gw/svc/echo", 1)
 	var re *RemoteError
 	if !errors.As(err, &re) || !strings.Contains(re.Message, "upstream 127.0.0.1:1 unavailable") {
@@ -295,16 +299,9 @@ func TestAnUnansweredForwardedCallExpiresOnTheGateway(t *testing.T) {
 	up.HandleFunc("svc/echo", echo)
 	cfg := testConfig(t, "Gw")
 	cfg.CallTimeout = 150 * time.Millisecond
-	gw, gwAddr := newKernel(t, cfg)
-	u := gw.NewUpstream("tcp", upAddr, UpstreamOptions{LinkOptions: LinkOptions{MinBackoff: 10 * time.Millisecond}})
-	t.Cleanup(u.Close)
-	gw.Handle("svc/*", u)
-	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	gw, cli, _ := gatewayTo(t, cfg, upAddr, UpstreamOptions{})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := cli.Dial(ctx, "tcp", gwAddr); err != nil {
-		t.Fatal(err)
-	}
 	short, scancel := context.WithTimeout(ctx, 800*time.Millisecond)
 	defer scancel()
 	if _, err := cli.Call(short, "Gw/svc/noreturn", 1); !errors.Is(err, ErrNoReply) {
