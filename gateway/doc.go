@@ -16,6 +16,10 @@
 //	k.Post(ctx, "poe://PerlSrv/svc/record", "hello")
 //	v, err := k.Call(ctx, "poe://PerlSrv/svc/echo", map[string]any{"n": 1})
 //
+// Go sends a call without waiting, as net/rpc's Client.Go does: one
+// goroutine keeps many calls in flight, and each answer arrives on a
+// channel of the caller's.
+//
 // What Perl's Responder does, the kernel does (PROTOCOL.md sections 5 and
 // 6): IKC:proxy argument lists, the auto-published IKC/ping,
 // IKC/do_you_have and IKC/remote_error, remote errors in Perl's own words

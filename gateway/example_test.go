@@ -85,3 +85,45 @@ func ExampleWillBlock() {
 	srv.Shutdown(ctx)
 	// Output: order 7 <nil>
 }
+
+// One goroutine keeps several calls in flight with Go, and collects the
+// answers as they come.
+func ExamplePeer_Go() {
+	cfg := gateway.DefaultConfig()
+	cfg.Name, cfg.Logger = "Srv", hclog.NewNullLogger()
+	srv, _ := gateway.New(cfg)
+	srv.HandleFunc("svc/square", func(_ context.Context, r *gateway.Request) (perlcompat.Value, error) {
+		n, err := perlcompat.AsInt(r.Arg(0))
+		return perlcompat.Int(n * n), err
+	})
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	go srv.Serve(l)
+
+	cfg.Name = "Cli"
+	cli, _ := gateway.New(cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	peer, err := cli.Dial(ctx, "tcp", l.Addr().String())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	done := make(chan *gateway.AsyncCall, 3) // room for every call in flight
+	for n := 1; n <= 3; n++ {
+		peer.Go(ctx, "svc/square", n, done)
+	}
+	sum := int64(0)
+	for range 3 {
+		c := <-done
+		if c.Err != nil {
+			fmt.Println(c.Err)
+			return
+		}
+		v, _ := perlcompat.AsInt(c.Reply)
+		sum += v
+	}
+	fmt.Println("1+4+9 =", sum)
+	cli.Shutdown(ctx)
+	srv.Shutdown(ctx)
+	// Output: 1+4+9 = 14
+}

@@ -153,6 +153,31 @@ func BenchmarkCallPipelined64(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
 }
 
+// BenchmarkGoPipelined64: 64 calls in flight on one channel at all times,
+// from one goroutine with Peer.Go.
+func BenchmarkGoPipelined64(b *testing.B) {
+	peer, _ := benchPair(b)
+	ctx := context.Background()
+	done := make(chan *AsyncCall, 64)
+	b.ReportAllocs()
+	b.ResetTimer()
+	sent := 0
+	for ; sent < 64 && sent < b.N; sent++ {
+		peer.Go(ctx, "svc/echo", benchArg, done)
+	}
+	for got := 0; got < b.N; got++ {
+		if c := <-done; c.Err != nil {
+			b.Fatal(c.Err)
+		}
+		if sent < b.N {
+			peer.Go(ctx, "svc/echo", benchArg, done)
+			sent++
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+}
+
 // rawFrame is a Storable call frame of the kernel's benchmarks, so that
 // the raw ping-pong moves the same bytes per message.
 func rawFrame(b *testing.B) []byte {

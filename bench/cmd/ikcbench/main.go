@@ -1025,6 +1025,9 @@ func (b *bench) row9() {
 	pipe := b.add("9", "Go client, 64 pipelined calls", "calls/s", true)
 	pipe.target, pipe.check = ">= 200,000", absAtLeast(2e5)
 	pipeCPU := b.add("9", "  server CPU per call", "us", false)
+	async := b.add("9", "Go client, 64 in flight from one goroutine (Peer.Go)", "calls/s", true)
+	async.target, async.check = ">= 200,000", absAtLeast(2e5)
+	asyncCPU := b.add("9", "  server CPU per call", "us", false)
 	raw := b.add("9", "raw framed ping-pong, echo in its own process", "msgs/s", true)
 	// The floor under "server CPU per call": what the trivial echo
 	// process spends per round trip, its wake-ups and syscalls.
@@ -1074,6 +1077,13 @@ func (b *bench) row9() {
 			if err == nil {
 				pipe.put(s.kind, float64(len(lats))/el)
 				pipeCPU.put(s.kind, cpu/float64(len(lats))*1e6)
+			}
+			var n int
+			cpu, err = measure(s, func() (err error) { n, el, err = goAsyncCalls(peer, 64, secs); return })
+			warn(err)
+			if err == nil {
+				async.put(s.kind, float64(n)/el)
+				asyncCPU.put(s.kind, cpu/float64(n)*1e6)
 			}
 		}
 	})
@@ -1159,6 +1169,32 @@ func goCalls(peer *gateway.Peer, depth int, secs float64) (lats []float64, elaps
 	}
 	sort.Float64s(lats)
 	return lats, elapsed, nil
+}
+
+// goAsyncCalls keeps depth calls to demo/echo in flight from one
+// goroutine with Peer.Go for secs seconds, and returns how many were
+// answered.
+func goAsyncCalls(peer *gateway.Peer, depth int, secs float64) (n int, elapsed float64, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(secs*float64(time.Second))+60*time.Second)
+	defer cancel()
+	start := time.Now()
+	end := start.Add(time.Duration(secs * float64(time.Second)))
+	done := make(chan *gateway.AsyncCall, depth)
+	for i := 0; i < depth; i++ {
+		peer.Go(ctx, "demo/echo", smallArg, done)
+	}
+	for inFlight := depth; inFlight > 0; inFlight-- {
+		c := <-done
+		if c.Err != nil {
+			err = c.Err
+		}
+		n++
+		if err == nil && time.Now().Before(end) {
+			peer.Go(ctx, "demo/echo", smallArg, done)
+			inFlight++
+		}
+	}
+	return n, time.Since(start).Seconds(), err
 }
 
 // rawFrame is a Storable IKC call request of the size the Go client sends.

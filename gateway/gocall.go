@@ -1,0 +1,161 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ikcgate/ikcgate/perlcompat"
+	"github.com/ikcgate/ikcgate/protocol"
+)
+
+// AsyncCall is a call sent with Go: when it settles, Reply and Err are set
+// and it is sent on Done. Its fields are not to be read before then.
+type AsyncCall struct {
+	To    protocol.Specifier // the state called
+	Reply perlcompat.Value
+	Err   error           // as Call would return it
+	Done  chan *AsyncCall // where the call goes once settled
+
+	quit <-chan struct{} // the kernel's: Shutdown has begun
+}
+
+// Go sends a call and returns without waiting for its answer, as net/rpc's
+// Client.Go does: one goroutine keeps many calls in flight, and no
+// goroutine waits per call. The answer, or the error Call would return,
+// is sent on done when it comes.
+//
+// done should have room for every call in flight on it: the goroutine
+// that reads the channel delivers answers, and never waits for done. A
+// full done costs a goroutine per answer until it is read, or until
+// Shutdown begins (the answer is then dropped). A nil done gets a new
+// channel with room for one; an unbuffered one panics, as in net/rpc.
+//
+// ctx bounds the wait for room in the send queue and, when it ends, the
+// wait for the answer (ErrNoReply at its deadline). With no deadline in
+// ctx the call expires after Limits.CallTimeout, as a Call does.
+// Go blocks only while the channel's send queue is full.
+func (k *Kernel) Go(ctx context.Context, to string, params any, done chan *AsyncCall, opts ...PostOption) *AsyncCall {
+	c := k.newAsyncCall(done)
+	sp, err := parseDestination(to)
+	if err != nil {
+		return c.settle(nil, err)
+	}
+	return k.goSpec(ctx, c, sp, params, opts)
+}
+
+// GoSpec is Go with a parsed specifier.
+func (k *Kernel) GoSpec(ctx context.Context, to protocol.Specifier, params any, done chan *AsyncCall, opts ...PostOption) *AsyncCall {
+	return k.goSpec(ctx, k.newAsyncCall(done), to, params, opts)
+}
+
+// Go calls a state of this peer's kernel (to is "session/state") without
+// waiting for the answer: see Kernel.Go.
+func (p *Peer) Go(ctx context.Context, to string, params any, done chan *AsyncCall, opts ...PostOption) *AsyncCall {
+	c := p.ch.k.newAsyncCall(done)
+	sp, v, o, err := p.prepare(to, params, opts)
+	c.To = sp
+	if err != nil {
+		return c.settle(nil, err)
+	}
+	p.ch.k.goOn(ctx, c, p.ch, sp, v, o)
+	return c
+}
+
+func (k *Kernel) newAsyncCall(done chan *AsyncCall) *AsyncCall {
+	switch {
+	case done == nil:
+		done = make(chan *AsyncCall, 1)
+	case cap(done) == 0:
+		panic("gateway: Go's done channel is unbuffered")
+	}
+	return &AsyncCall{Done: done, quit: k.done}
+}
+
+func (k *Kernel) goSpec(ctx context.Context, c *AsyncCall, to protocol.Specifier, params any, opts []PostOption) *AsyncCall {
+	c.To = to
+	v, err := perlcompat.FromGo(params)
+	if err != nil {
+		return c.settle(nil, err)
+	}
+	var o postOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	if to.Kernel == "*" {
+		return c.settle(nil, errors.New("gateway: Go needs one kernel, not \"*\""))
+	}
+	if k.isClosing() {
+		return c.settle(nil, ErrShutdown)
+	}
+	targets, local, err := k.resolve(to.Kernel)
+	switch {
+	case err != nil:
+		return c.settle(nil, err)
+	case local:
+		// A local handler runs as a Call would run it, on a goroutine of
+		// its own: Go never waits for a handler.
+		k.wg.Add(1)
+		go func() {
+			defer k.wg.Done()
+			c.settle(k.callLocal(ctx, to, v, o.from))
+		}()
+		return c
+	}
+	k.goOn(ctx, c, targets[0], to, v, o)
+	return c
+}
+
+// goOn sends c on ch and has its answer delivered when it comes.
+func (k *Kernel) goOn(ctx context.Context, c *AsyncCall, ch *channel, to protocol.Specifier, v perlcompat.Value, o postOptions) {
+	msg := protocol.NewPost(to, v)
+	if o.from != "" {
+		msg.From = protocol.ProxyFrom(ch.localID, o.from)
+	}
+	sc, err := k.startCall(ctx, ch, msg, sendOwnCall)
+	if err != nil {
+		c.settle(nil, err)
+		return
+	}
+	sc.notify(ctx, c)
+}
+
+// settle records the answer and delivers c on Done, without waiting: a
+// full Done gets a goroutine that waits for room, or for Shutdown.
+func (c *AsyncCall) settle(v perlcompat.Value, err error) *AsyncCall {
+	c.Reply, c.Err = v, err
+	select {
+	case c.Done <- c:
+	default:
+		go func() {
+			select {
+			case c.Done <- c:
+			case <-c.quit:
+			}
+		}()
+	}
+	return c
+}
+
+// notify settles ac with the answer on whichever goroutine gets it. A
+// call with no deadline of its own expires from its channel's list; one
+// whose ctx can end is failed when it does, as await would fail it.
+func (c *startedCall) notify(ctx context.Context, ac *AsyncCall) {
+	stop := func() bool { return false }
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, func() {
+			c.k.dropPending(c.ch, c.p)
+			err := ctx.Err()
+			if errors.Is(err, context.DeadlineExceeded) {
+				err = fmt.Errorf("%w from %s within the deadline (Perl sends none for undef)", ErrNoReply, c.msg.Event.String())
+			}
+			c.p.finish(nil, err)
+		})
+	}
+	c.p.onDone(func(v perlcompat.Value, err error) {
+		stop()
+		c.k.obs.CallFinished(c.p.target, time.Since(c.start), err)
+		ac.settle(v, err)
+	})
+}
