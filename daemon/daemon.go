@@ -289,6 +289,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 
+	// Built before d.mu is taken: a panic under it would deadlock in
+	// releaseAll, hiding the panic behind a daemon that never gets ready.
+	var opsH http.Handler
+	if opsLn != nil {
+		opsH = d.opsHandler(cfg.OpsPprof)
+	}
 	serveErr := make(chan error, len(lns))
 	var wg sync.WaitGroup
 	d.mu.Lock()
@@ -306,7 +312,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	var ops *http.Server
 	if opsLn != nil {
 		d.opsAddr = opsLn.Addr()
-		ops = &http.Server{Handler: d.opsHandler(cfg.OpsPprof), ReadHeaderTimeout: 5 * time.Second, ErrorLog: d.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})}
+		ops = &http.Server{Handler: opsH, ReadHeaderTimeout: 5 * time.Second, ErrorLog: d.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

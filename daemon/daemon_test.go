@@ -679,3 +679,29 @@ func TestAccessAllowClassesClosesChannelsCarryingOtherClasses(t *testing.T) {
 		t.Fatalf("refused class: %v, want the channel closed", err)
 	}
 }
+
+func TestAPanicBuildingTheOperationsServerSurfacesFromRun(t *testing.T) {
+	testHookOpsHandler = func() { panic("conflicting routes") }
+	defer func() { testHookOpsHandler = nil }()
+	cfg, err := ParseConfig("test.hcl", []byte(testConfigHCL), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(cfg, Options{Logger: testLogger(t, "ikcgate")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recovered := make(chan any, 1)
+	go func() {
+		defer func() { recovered <- recover() }()
+		d.Run(context.Background())
+	}()
+	select {
+	case p := <-recovered:
+		if p != "conflicting routes" {
+			t.Errorf("Run panicked with %v, want the handler's panic", p)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run neither returned nor panicked within 5s: the panic was swallowed")
+	}
+}

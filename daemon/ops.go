@@ -8,6 +8,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
+// testHookOpsHandler, when set, runs as the operations handler is built.
+var testHookOpsHandler func()
+
 // opsHandler serves the operations endpoints:
 //
 //	/metrics  Prometheus metrics (ikcgate_*, go_*, process_*)
@@ -17,6 +20,9 @@ import (
 //	/routes   the published routes, one "pattern kind target" a line
 //	/debug/pprof/  net/http/pprof, when operations.pprof is true
 func (d *Daemon) opsHandler(withPprof bool) http.Handler {
+	if testHookOpsHandler != nil {
+		testHookOpsHandler()
+	}
 	mux := http.NewServeMux()
 	if withPprof {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
