@@ -48,7 +48,7 @@ import (
 type channel struct {
 	k          *Kernel
 	nc         net.Conn
-	log        hclog.Logger
+	lg         atomic.Pointer[hclog.Logger] // see logger
 	res        protocol.Result
 	freezer    perlcompat.Freezer
 	server     bool
@@ -134,11 +134,24 @@ func newChannel(k *Kernel, nc net.Conn, res protocol.Result, fz perlcompat.Freez
 		wdone:      make(chan struct{}),
 		kdone:      make(chan struct{}),
 	}
-	ch.log = k.log.With("peer", nc.RemoteAddr().String(), "remote", remote)
 	ch.nbw = newNBWriter(nc)
 	ch.ctx = context.WithValue(ctx, handlerChannelKey{}, ch) // see WillBlock
 	ch.replyCtx = context.WithoutCancel(ch.ctx)
 	return ch
+}
+
+// logger is the channel's logger, naming the peer, made on first use:
+// most channels log nothing past the kernel's level, and With costs a
+// connect cycle 3% of a server's CPU and an idle channel its memory.
+// Callers check the level first (IsDebug...), so that neither it nor
+// the message's arguments are built for nothing.
+func (ch *channel) logger() hclog.Logger {
+	if l := ch.lg.Load(); l != nil {
+		return *l
+	}
+	l := ch.k.log.With("peer", ch.nc.RemoteAddr().String(), "remote", ch.remoteID)
+	ch.lg.CompareAndSwap(nil, &l)
+	return *ch.lg.Load()
 }
 
 // run becomes the reader; the goroutine that holds the read role last
@@ -180,14 +193,16 @@ func (ch *channel) read() {
 			err = fmt.Errorf("unusable request: %w", derr)
 			break
 		}
-		if derr != nil {
-			ch.log.Debug("request has unusable keys; continuing", "error", derr)
+		if derr != nil && ch.k.log.IsDebug() {
+			ch.logger().Debug("request has unusable keys; continuing", "error", derr)
 		}
 		if ch.settle(req) {
 			continue
 		}
 		if ch.isDraining() {
-			ch.log.Debug("request refused: shutting down", "event", req.Event.String())
+			if ch.k.log.IsDebug() {
+				ch.logger().Debug("request refused: shutting down", "event", req.Event.String())
+			}
 			continue
 		}
 		if ch.queuedRq.Load() == 0 && ch.hmu.TryLock() {
@@ -689,9 +704,11 @@ func (ch *channel) fail(err error) {
 	ch.k.forgetPending(ch)
 	switch {
 	case err == errClosed, errors.Is(err, ErrDisconnected):
-		ch.log.Info("channel closed", "reason", err, "names", ch.info.Names, "dialogue", ch.info.Dialogue, "freezer", ch.info.Freezer)
+		if ch.k.log.IsInfo() {
+			ch.logger().Info("channel closed", "reason", err, "names", ch.info.Names, "dialogue", ch.info.Dialogue, "freezer", ch.info.Freezer)
+		}
 	default:
-		ch.log.Warn("channel closed", "error", err, "names", ch.info.Names, "dialogue", ch.info.Dialogue, "freezer", ch.info.Freezer)
+		ch.logger().Warn("channel closed", "error", err, "names", ch.info.Names, "dialogue", ch.info.Dialogue, "freezer", ch.info.Freezer)
 		ch.k.inform(MonitorEvent{Kind: MonitorError, RemoteID: ch.remoteID, Names: ch.names, Operation: "channel-read", Message: err.Error()})
 	}
 }

@@ -432,7 +432,9 @@ func (k *Kernel) open(nc net.Conn, res protocol.Result, leftover []byte, server 
 	k.mu.Unlock()
 
 	k.obs.ChannelOpened(ch.info)
-	ch.log.Info("channel open", "dialogue", res.Dialogue.String(), "freezer", fz.Name(), "names", ch.names, "pid", res.PeerPID, "role", map[bool]string{true: "server", false: "client"}[server])
+	if k.log.IsInfo() {
+		ch.logger().Info("channel open", "dialogue", res.Dialogue.String(), "freezer", fz.Name(), "names", ch.names, "pid", res.PeerPID, "role", map[bool]string{true: "server", false: "client"}[server])
+	}
 	k.inform(MonitorEvent{Kind: MonitorRegister, RemoteID: ch.remoteID, Names: ch.names, PID: res.PeerPID, HasPID: res.PeerHasPID, Freezer: fz.Name(), Dialogue: res.Dialogue.String()})
 	k.inform(MonitorEvent{Kind: MonitorChannel, RemoteID: ch.remoteID, Names: ch.names, ChannelState: "ready"})
 	if server {

@@ -883,3 +883,41 @@ func TestBigRepliesOwedAtAHalfCloseWaitForRoom(t *testing.T) {
 		t.Fatalf("after the replies: %v, want EOF", err)
 	}
 }
+
+func TestChannelLogLinesNameThePeerAndQuietChannelsMakeNoLogger(t *testing.T) {
+	checkGoroutines(t)
+	logs := &syncBuffer{}
+	cfg := testConfig(t, "Srv")
+	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "Srv", Level: hclog.Info, Output: logs})
+	_, addr := newKernel(t, cfg)
+	cli, _ := newKernel(t, testConfig(t, "Cli")) // logs at Warn
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	p, err := cli.Dial(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Call(ctx, "IKC/ping", nil); err != nil {
+		t.Fatal(err)
+	}
+	if p.ch.lg.Load() != nil {
+		t.Error("a channel that logged nothing made its logger")
+	}
+	local := p.ch.nc.LocalAddr().String()
+	p.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), "channel closed") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, msg := range []string{"channel open", "channel closed"} {
+		var line string
+		for _, l := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(l, msg) {
+				line = l
+			}
+		}
+		if !strings.Contains(line, "peer="+local) || !strings.Contains(line, "remote="+p.LocalID()) {
+			t.Errorf("%q does not name the peer %s (%s):\n%s", msg, local, p.LocalID(), logs.String())
+		}
+	}
+}

@@ -47,7 +47,9 @@ func (ch *channel) remoteError(req *protocol.Request) {
 			when, _ = perlcompat.StringOf(a.Elems[2])
 		}
 	}
-	ch.log.Debug("remote error", "message", msg, "when", when)
+	if ch.k.log.IsDebug() {
+		ch.logger().Debug("remote error", "message", msg, "when", when)
+	}
 	ch.k.inform(MonitorEvent{Kind: MonitorError, RemoteID: ch.remoteID, Names: ch.names, Operation: "remote-" + when, Message: msg})
 	if p := ch.pendingFor(msg); p != nil {
 		ch.k.dropKernelPending(p)
@@ -196,7 +198,9 @@ func (k *Kernel) reply(ch *channel, req *protocol.Request, session string, resul
 			k.requestFailed(ch, req, protocol.StepInvocation, err)
 			return
 		}
-		ch.log.Debug("reply not sent", "error", err)
+		if ch.k.log.IsDebug() {
+			ch.logger().Debug("reply not sent", "error", err)
+		}
 	}
 }
 
@@ -213,7 +217,9 @@ func (k *Kernel) requestFailed(ch *channel, req *protocol.Request, step string, 
 		k.log.Debug("local request failed", "step", step, "error", text)
 		return
 	}
-	ch.log.Debug("request failed", "step", step, "error", text, "event", req.Target().String())
+	if ch.k.log.IsDebug() {
+		ch.logger().Debug("request failed", "step", step, "error", text, "event", req.Target().String())
+	}
 	if !req.IsCall() && fromClientLite(req) {
 		// ClientLite reads only while it awaits a reply and mis-parses the
 		// frame after an unexpected one (PROTOCOL.md section 7): an error
@@ -231,7 +237,9 @@ func (k *Kernel) requestFailed(ch *channel, req *protocol.Request, step string, 
 		rep.Params.(*perlcompat.Array).Elems[2] = perlcompat.Text(re.When)
 	}
 	if err := ch.sendReply(ch.replyCtx, rep); err != nil {
-		ch.log.Debug("remote_error not sent", "error", err)
+		if ch.k.log.IsDebug() {
+			ch.logger().Debug("remote_error not sent", "error", err)
+		}
 	}
 }
 
