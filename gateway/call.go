@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ikcgate/ikcgate/perlcompat"
@@ -26,6 +27,10 @@ type pendingCall struct {
 	done   chan struct{}
 	value  perlcompat.Value
 	err    error
+
+	// awaited: a caller waits for the answer in await, and may read
+	// it itself (lead.go).
+	awaited atomic.Bool
 
 	mu       sync.Mutex
 	finished bool
@@ -234,7 +239,7 @@ func (k *Kernel) callOn(ctx context.Context, ch *channel, to protocol.Specifier,
 // callMsg sends msg as a call on ch, with an rsvp state of ours, and waits
 // for the reply.
 func (k *Kernel) callMsg(ctx context.Context, ch *channel, msg *protocol.Request) (perlcompat.Value, error) {
-	c, err := k.startCall(ctx, ch, msg, sendOwnCall)
+	c, err := k.startCall(ctx, ch, msg, sendOwnCall, true)
 	if err != nil {
 		return nil, err
 	}
@@ -273,13 +278,18 @@ type startedCall struct {
 // startCall sends msg as a call on ch; await waits for its answer. The
 // two halves let a forwarder send calls in order and wait for them
 // concurrently. Without a deadline in ctx the call expires after
-// Limits.CallTimeout (see expiry.go).
-func (k *Kernel) startCall(ctx context.Context, ch *channel, msg *protocol.Request, mode sendMode) (*startedCall, error) {
+// Limits.CallTimeout (see expiry.go). awaited says a caller will await
+// it, marked before it is sent so that a quick answer finds it so
+// (lead.go).
+func (k *Kernel) startCall(ctx context.Context, ch *channel, msg *protocol.Request, mode sendMode, awaited bool) (*startedCall, error) {
 	c := &startedCall{k: k, ch: ch, msg: msg, start: time.Now()}
 	p := &c.pending
 	k.initPending(p, ch, msg.Event)
 	c.p = p
 	c.rsvp = protocol.Specifier{Kernel: ch.localID, Session: rsvpSession, State: p.state}
+	if awaited {
+		p.awaited.Store(true)
+	}
 	msg.Rsvp = &c.rsvp // its hash form is built when the message is frozen
 	p.target = k.targetName(msg.Target())
 	if _, ok := ctx.Deadline(); !ok {
@@ -290,6 +300,9 @@ func (k *Kernel) startCall(ctx context.Context, ch *channel, msg *protocol.Reque
 	}
 	// A call with no deadline of its own stops waiting for room in the
 	// send queue when it expires: p.done closes then.
+	if mode != sendOwnCall {
+		ch.wakeReader() // nobody waiting on this call reads for the reader
+	}
 	if err := ch.sendFrameUntil(ctx, msg, mode, p.done); err != nil {
 		k.dropPending(ch, p)
 		if err == errAborted {
@@ -333,6 +346,8 @@ func (c *startedCall) await(ctx context.Context) (reply perlcompat.Value, err er
 	default:
 		WillBlock(ctx) // a handler calling: its channel goes on being read
 	}
+	c.p.awaited.Store(true)
+	c.lead(ctx)
 	select {
 	case <-c.p.done:
 		return c.p.value, c.p.err

@@ -30,7 +30,9 @@ import (
 //     a request for a handler runs on the reader itself when nothing is
 //     queued or running (see runInline), else it goes to the work queue
 //     (when that is full, reading pauses: back-pressure reaches the peer
-//     through TCP);
+//     through TCP); when the one call pending was a sequential caller's
+//     and is answered, it lends the read role to the next such caller,
+//     which reads its own reply, and sleeps (lead.go);
 //   - the worker runs queued handlers one request at a time, in arrival
 //     order, as a Perl kernel does, so a post followed by a call sees the
 //     post done; hmu keeps it and the reader from running two at once;
@@ -81,6 +83,17 @@ type channel struct {
 	inlineFrom atomic.Int64            // start (unix ns) of the inline handler; 0 none, -1 taken over
 	moved      chan struct{}           // cap 1: the read role moved to the takeover
 
+	// A sequential caller reads its own reply (lead.go). rmu is held to
+	// read and decode a frame, by the reader or by a caller leading;
+	// lent says the reader sleeps and a waiting caller may take rmu.
+	rmu     sync.Mutex
+	lent    atomic.Bool
+	leads   atomic.Uint32 // times a caller took the role: the reader sleeps on
+	noLead  atomic.Bool   // the connection takes no read deadline: never lend
+	wake    chan struct{} // cap 1: ends the reader's sleep at once
+	leadErr error         // what a leading caller's read met (guarded by rmu)
+	lendT   *time.Timer   // the reader's sleep (the reader's own)
+
 	// Inline writes (writeInline). wmu is held by whoever writes to nc;
 	// queued counts frames in sendq not yet written plus a pending
 	// partial, so a sender writes inline only behind nothing.
@@ -127,6 +140,7 @@ func newChannel(k *Kernel, nc net.Conn, res protocol.Result, fz perlcompat.Freez
 		sendq:      newSendQueue(k.cfg.SendQueue),
 		kick:       make(chan struct{}, 1),
 		moved:      make(chan struct{}, 1),
+		wake:       make(chan struct{}, 1),
 		dead:       make(chan struct{}),
 		pending:    map[string]*pendingCall{},
 		drainCh:    make(chan struct{}),
@@ -171,32 +185,27 @@ func (ch *channel) takeRead() {
 
 // read holds the read role until the channel ends, or until a handler it
 // runs inline is slow and the role moves on (then it returns quietly).
+// It lends the role to sequential callers (lead.go) when the only call
+// pending was theirs and is answered, and sleeps meanwhile.
 func (ch *channel) read() {
 	fr := ch.fr
 	var err error
 	for {
-		var payload []byte
-		payload, err = fr.ReadFrame()
+		if ch.lent.Load() {
+			ch.sleepLent()
+		}
+		ch.rmu.Lock()
+		var req *protocol.Request
+		req, err = ch.readRequest(fr, true)
 		if err != nil {
-			break
+			break // rmu stays held: nobody reads after this
 		}
-		ch.k.obs.FrameReceived(&ch.info, len(payload))
-		var v perlcompat.Value
-		v, err = ch.freezer.Thaw(payload)
-		if err != nil {
-			err = fmt.Errorf("thaw %d-byte %s frame: %w", len(payload), ch.freezer.Name(), err)
-			break
-		}
-		req, derr := ch.rd.Decode(v)
-		if req == nil || errors.Is(derr, protocol.ErrFromNotHash) {
-			// A Perl kernel dies on these; we close the channel instead.
-			err = fmt.Errorf("unusable request: %w", derr)
-			break
-		}
-		if derr != nil && ch.k.log.IsDebug() {
-			ch.logger().Debug("request has unusable keys; continuing", "error", derr)
-		}
-		if ch.settle(req) {
+		burst := len(fr.Buffered()) > 0
+		ch.rmu.Unlock()
+		if ok, p := ch.settle(req); ok {
+			if !burst && ch.mayLend(p) {
+				ch.lent.Store(true)
+			}
 			continue
 		}
 		if ch.isDraining() {
@@ -206,17 +215,51 @@ func (ch *channel) read() {
 			continue
 		}
 		if ch.queuedRq.Load() == 0 && ch.hmu.TryLock() {
-			ch.burst.Store(len(fr.Buffered()) > 0)
+			ch.burst.Store(burst)
 			if !ch.runInline(req) {
 				return // the takeover reads on and ends the channel
 			}
 			continue
 		}
 		if !ch.queue(req) {
+			ch.rmu.Lock()
 			break // the channel failed while queueing work
 		}
 	}
 	ch.end(err)
+}
+
+// readRequest reads, thaws and decodes the next request; rmu is held.
+// The reader (retry set) reads on past a read deadline, which only a
+// leading caller sets; a leading caller gets the timeout back.
+func (ch *channel) readRequest(fr *protocol.FrameReader, retry bool) (*protocol.Request, error) {
+	if ch.leadErr != nil {
+		return nil, ch.leadErr
+	}
+	for {
+		payload, err := fr.ReadFrame()
+		if err != nil {
+			if retry && errors.Is(err, os.ErrDeadlineExceeded) {
+				ch.nc.SetReadDeadline(time.Time{})
+				continue
+			}
+			return nil, err
+		}
+		ch.k.obs.FrameReceived(&ch.info, len(payload))
+		v, err := ch.freezer.Thaw(payload)
+		if err != nil {
+			return nil, fmt.Errorf("thaw %d-byte %s frame: %w", len(payload), ch.freezer.Name(), err)
+		}
+		req, derr := ch.rd.Decode(v)
+		if req == nil || errors.Is(derr, protocol.ErrFromNotHash) {
+			// A Perl kernel dies on these; we close the channel instead.
+			return nil, fmt.Errorf("unusable request: %w", derr)
+		}
+		if derr != nil && ch.k.log.IsDebug() {
+			ch.logger().Debug("request has unusable keys; continuing", "error", derr)
+		}
+		return req, nil
+	}
 }
 
 // runInline runs req's handler on the reader, which spares a hand-off to

@@ -113,7 +113,8 @@ func (k *Kernel) goOn(ctx context.Context, c *AsyncCall, ch *channel, to protoco
 	if o.from != "" {
 		msg.From = protocol.ProxyFrom(ch.localID, o.from)
 	}
-	sc, err := k.startCall(ctx, ch, msg, sendOwnCall)
+	ch.wakeReader() // nobody waits on this call to read for the reader
+	sc, err := k.startCall(ctx, ch, msg, sendOwnCall, false)
 	if err != nil {
 		c.settle(nil, err)
 		return

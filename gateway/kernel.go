@@ -53,6 +53,7 @@ type Kernel struct {
 	inlineNow  atomic.Int64                // handlers running on their channel's reader (watchdog.go)
 	watching   atomic.Bool                 // the watchdog runs
 	lastTarget atomic.Pointer[targetEntry] // see targetName
+	lendFor    atomic.Int64                // ns; see lead.go (tests lengthen it)
 	// The watchdog's timing (inlineTakeover, watchTick); tests stretch it.
 	inlineTakeover, watchTick time.Duration
 	names                     map[string]*channel // remote names and IDs; the first registration wins

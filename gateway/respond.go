@@ -14,23 +14,23 @@ import (
 
 // settle handles, on the reader, what must not wait behind handlers:
 // replies to this kernel's calls and remote_error reports. It reports
-// whether req was consumed.
-func (ch *channel) settle(req *protocol.Request) bool {
+// whether req was consumed, and the call a reply settled.
+func (ch *channel) settle(req *protocol.Request) (bool, *pendingCall) {
 	if req.Event.Session != ikcSession {
-		return false
+		return false, nil
 	}
 	switch st := req.Event.State; {
 	case st == "remote_error":
 		ch.remoteError(req)
-		return true
+		return true, nil
 	case strings.HasPrefix(st, rsvpPrefix):
 		if p := ch.k.takePending(ch, st); p != nil {
 			p.finish(req.Params, nil)
-			return true
+			return true, p
 		}
-		return false // refused by the worker, as an unpublished state
+		return false, nil // refused by the worker, as an unpublished state
 	}
-	return false
+	return false, nil
 }
 
 // remoteError reports a remote_error to monitors and fails the pending

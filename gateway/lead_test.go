@@ -1,0 +1,370 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ikcgate/ikcgate/perlcompat"
+	"github.com/ikcgate/ikcgate/protocol"
+)
+
+// sequentialCalls makes n calls to svc/echo on p, one at a time, and
+// fails t unless each gets its own argument back.
+func sequentialCalls(t *testing.T, p *Peer, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i := int64(0); i < int64(n); i++ {
+		v, err := p.Call(ctx, "svc/echo", i)
+		if err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		if got, _ := perlcompat.AsInt(v); got != i {
+			t.Fatalf("call %d answered %v", i, v)
+		}
+	}
+}
+
+func TestSequentialCallersReadTheirOwnReplies(t *testing.T) {
+	checkGoroutines(t)
+	_, p := expiryPair(t, 5*time.Second)
+	sequentialCalls(t, p, 200)
+	if p.ch.leads.Load() == 0 {
+		t.Error("no call read its own reply: the reader never lent the role")
+	}
+	wantNothingPending(t, p.ch, "after the calls")
+}
+
+// lendLong has k's readers lend their role for a minute at a time, so
+// that a test's next call leads however slowly the test runs.
+func lendLong(k *Kernel) { k.lendFor.Store(int64(time.Minute)) }
+
+// lentNow makes calls until p's reader has lent the role (a call
+// answered before its caller awaits it leaves the role with the reader).
+func lentNow(t *testing.T, p *Peer) {
+	t.Helper()
+	waitFor(t, "the reader lending", func() bool {
+		sequentialCalls(t, p, 1)
+		return p.ch.lent.Load()
+	})
+}
+
+// waitFor polls cond for up to 5s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 5s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestAPostFromThePeerIsReadWhileTheRoleIsLentAndAfter(t *testing.T) {
+	checkGoroutines(t)
+	srv, addr := newKernel(t, testConfig(t, "Srv"))
+	srv.HandleFunc("svc/echo", echo)
+	// svc/echo_and_post posts to the caller's cli/got before answering:
+	// the caller, leading, reads the post first.
+	srv.HandleFunc("svc/echo_and_post", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
+		if err := srv.Post(ctx, "poe://Cli/cli/got", "during"); err != nil {
+			return nil, err
+		}
+		return r.Arg(0), nil
+	})
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	var got sync.Map
+	var n atomic.Int32
+	cli.HandleFunc("cli/got", func(_ context.Context, r *Request) (perlcompat.Value, error) {
+		s, _ := perlcompat.AsString(r.Arg(0))
+		got.Store(s, true)
+		n.Add(1)
+		return nil, nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p, err := cli.Dial(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitRegistered(srv, "Cli")
+	sequentialCalls(t, p, 20)
+	for i := 0; i < 20; i++ {
+		if _, err := p.Call(ctx, "svc/echo_and_post", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the posts sent during calls", func() bool { return n.Load() == 20 })
+
+	// With no call awaited, a post still gets read: the reader takes the
+	// role back.
+	sequentialCalls(t, p, 5)
+	if err := srv.Post(ctx, "poe://Cli/cli/got", "after"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a post sent after the calls", func() bool { _, ok := got.Load("after"); return ok })
+	if p.ch.leads.Load() == 0 {
+		t.Error("no call read its own reply")
+	}
+}
+
+func TestALeadingCallEndsWithItsContextAndTheChannelReadsOn(t *testing.T) {
+	checkGoroutines(t)
+	cli, p := expiryPair(t, time.Minute)
+	lendLong(cli)
+	lentNow(t, p)
+
+	dctx, dcancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer dcancel()
+	start := time.Now()
+	led := p.ch.leads.Load()
+	if _, err := p.Call(dctx, "svc/noreturn", 1); !errors.Is(err, ErrNoReply) {
+		t.Errorf("at its deadline: %v, want ErrNoReply", err)
+	}
+	if p.ch.leads.Load() == led {
+		t.Error("the call with a deadline did not lead")
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("deadline of 100ms ended the call after %v", took)
+	}
+	sequentialCalls(t, p, 5)
+
+	lentNow(t, p)
+	cctx, ccancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	led = p.ch.leads.Load()
+	go func() { _, err := p.Call(cctx, "svc/noreturn", 1); done <- err }()
+	waitFor(t, "the call leading", func() bool { return p.ch.leads.Load() > led })
+	ccancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled: %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a cancelled call still waits after 5s")
+	}
+	// No deadline left on the connection: calls go on.
+	sequentialCalls(t, p, 5)
+	wantNothingPending(t, p.ch, "at the end")
+}
+
+func TestALeadingCallWithoutDeadlineExpiresAfterCallTimeout(t *testing.T) {
+	checkGoroutines(t)
+	cli, p := expiryPair(t, 150*time.Millisecond)
+	lendLong(cli)
+	lentNow(t, p)
+	start := time.Now()
+	led := p.ch.leads.Load()
+	if _, err := p.Call(context.Background(), "svc/noreturn", 1); !errors.Is(err, ErrNoReply) {
+		t.Errorf("err = %v, want ErrNoReply", err)
+	}
+	if p.ch.leads.Load() == led {
+		t.Error("the call did not lead")
+	}
+	if took := time.Since(start); took < 150*time.Millisecond || took > 3*time.Second {
+		t.Errorf("expired after %v, want about 150ms", took)
+	}
+	sequentialCalls(t, p, 5)
+	wantNothingPending(t, p.ch, "after expiry")
+}
+
+func TestCallsOfOtherKindsWhileTheRoleIsLentAreAnswered(t *testing.T) {
+	checkGoroutines(t)
+	_, p := expiryPair(t, 5*time.Second)
+	for round := 0; round < 20; round++ {
+		sequentialCalls(t, p, 3) // the reader lends
+		c := recvCall(t, p.Go(context.Background(), "svc/echo", round, nil).Done)
+		if got, _ := perlcompat.AsInt(c.Reply); c.Err != nil || got != int64(round) {
+			t.Fatalf("Go while lent: %v, %v", c.Reply, c.Err)
+		}
+	}
+	// Concurrent sequential callers: one leads, the others' answers are
+	// read for them.
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sequentialCalls(t, p, 50)
+		}()
+	}
+	wg.Wait()
+	wantNothingPending(t, p.ch, "at the end")
+}
+
+// acceptRaw negotiates the server side of one connection by hand.
+func acceptRaw(t *testing.T, l net.Listener) *rawPeer {
+	t.Helper()
+	nc, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	cfg := protocol.DefaultServerConfig()
+	cfg.KernelID, cfg.Names = "RawSrv", []string{"RawSrv"}
+	_, rest, err := protocol.ServerHandshake(context.Background(), nc, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &rawPeer{t: t, nc: nc, fr: protocol.NewFrameReader(nc, rest, 1<<20)}
+}
+
+func TestABadFrameReadByALeadingCallerClosesTheChannel(t *testing.T) {
+	checkGoroutines(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	lendLong(cli)
+	type dialed struct {
+		p   *Peer
+		err error
+	}
+	dc := make(chan dialed, 1)
+	go func() {
+		p, err := cli.Dial(context.Background(), "tcp", l.Addr().String())
+		dc <- dialed{p, err}
+	}()
+	srv := acceptRaw(t, l)
+	d := <-dc
+	if d.err != nil {
+		t.Fatal(d.err)
+	}
+	p := d.p
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	answer := func() {
+		req := srv.read()
+		srv.write(replyTo(t, req, req.Params))
+	}
+	waitFor(t, "the reader lending", func() bool {
+		go answer()
+		if _, err := p.Call(ctx, "svc/echo", 1); err != nil {
+			t.Fatal(err)
+		}
+		return p.ch.lent.Load()
+	})
+	led := p.ch.leads.Load()
+	errc := make(chan error, 1)
+	go func() { _, err := p.Call(ctx, "svc/echo", "x"); errc <- err }()
+	srv.read()
+	waitFor(t, "the caller leading", func() bool { return p.ch.leads.Load() > led })
+	// A well-formed frame that does not thaw: only the caller that read
+	// it knows (the frame reader is fine), and the reader must end the
+	// channel with its error.
+	bad, _ := protocol.AppendFrame(nil, []byte("not Storable"))
+	srv.nc.Write(bad)
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrDisconnected) {
+			t.Errorf("err = %v, want ErrDisconnected", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the call still waits 5s after a bad frame")
+	}
+	select {
+	case <-p.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the channel is still open 5s after a bad frame")
+	}
+	if err := p.Err(); err == nil || errors.Is(err, ErrDisconnected) {
+		t.Errorf("channel error = %v, want the frame error", err)
+	}
+}
+
+func TestAPeerClosingWhileACallerLeadsFailsTheCallAtOnce(t *testing.T) {
+	checkGoroutines(t)
+	srv, addr := newKernel(t, testConfig(t, "Srv"))
+	srv.HandleFunc("svc/echo", echo)
+	srv.HandleFunc("svc/noreturn", func(context.Context, *Request) (perlcompat.Value, error) { return nil, nil })
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	lendLong(cli)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p, err := cli.Dial(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lentNow(t, p)
+	led := p.ch.leads.Load()
+	errc := make(chan error, 1)
+	go func() { _, err := p.Call(context.Background(), "svc/noreturn", 1); errc <- err }()
+	waitFor(t, "the call leading", func() bool { return p.ch.leads.Load() > led })
+	for _, ch := range srv.allChannels() {
+		ch.fail(nil) // the server closes the connection
+	}
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrDisconnected) {
+			t.Errorf("err = %v, want ErrDisconnected", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the call still waits 5s after the peer closed")
+	}
+	select {
+	case <-p.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the channel is still open 5s after the peer closed")
+	}
+}
+
+// noReadDeadline is a connection whose SetReadDeadline fails, as some
+// net.Conn wrappers' do.
+type noReadDeadline struct{ net.Conn }
+
+func (noReadDeadline) SetReadDeadline(time.Time) error { return errors.ErrUnsupported }
+
+type noReadDeadlineListener struct{ net.Listener }
+
+func (l noReadDeadlineListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return noReadDeadline{c}, nil
+}
+
+func TestAConnectionWithoutReadDeadlinesIsNeverLent(t *testing.T) {
+	checkGoroutines(t)
+	srv, err := New(testConfig(t, "Srv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(noReadDeadlineListener{l})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	cli.HandleFunc("cli/echo", echo)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := cli.Dial(ctx, "tcp", l.Addr().String()); err != nil {
+		t.Fatal(err)
+	}
+	waitRegistered(srv, "Cli")
+	for i := int64(0); i < 20; i++ {
+		v, err := srv.Call(ctx, "poe://Cli/cli/echo", i)
+		if got, _ := perlcompat.AsInt(v); err != nil || got != i {
+			t.Fatalf("call %d: %v, %v", i, v, err)
+		}
+	}
+	ch := srv.lookup("Cli")
+	if ch.leads.Load() != 0 {
+		t.Errorf("%d calls led on a connection without read deadlines", ch.leads.Load())
+	}
+}
