@@ -203,8 +203,11 @@ func (ch *channel) read() {
 		burst := len(fr.Buffered()) > 0
 		ch.rmu.Unlock()
 		if ok, p := ch.settle(req); ok {
-			if !burst && ch.mayLend(p) {
-				ch.lent.Store(true)
+			if p != nil {
+				if !burst && ch.mayLend(p) {
+					ch.lent.Store(true) // before the caller wakes
+				}
+				p.finish(req.Params, nil)
 			}
 			continue
 		}

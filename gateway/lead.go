@@ -127,7 +127,13 @@ func (c *startedCall) lead(ctx context.Context) {
 			}
 			break
 		}
-		if ok, _ := ch.settle(req); ok || ch.isDraining() {
+		if ok, p := ch.settle(req); ok {
+			if p != nil {
+				p.finish(req.Params, nil)
+			}
+			continue
+		}
+		if ch.isDraining() {
 			continue
 		}
 		if !ch.queue(req) {

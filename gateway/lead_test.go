@@ -32,10 +32,18 @@ func sequentialCalls(t *testing.T, p *Peer, n int) {
 
 func TestSequentialCallersReadTheirOwnReplies(t *testing.T) {
 	checkGoroutines(t)
-	_, p := expiryPair(t, 5*time.Second)
+	cli, p := expiryPair(t, 5*time.Second)
 	sequentialCalls(t, p, 200)
 	if p.ch.leads.Load() == 0 {
 		t.Error("no call read its own reply: the reader never lent the role")
+	}
+	// While the reader sleeps, every call leads.
+	lendLong(cli)
+	lentNow(t, p)
+	led := p.ch.leads.Load()
+	sequentialCalls(t, p, 100)
+	if n := p.ch.leads.Load() - led; n != 100 {
+		t.Errorf("%d of 100 calls led while the role was lent", n)
 	}
 	wantNothingPending(t, p.ch, "after the calls")
 }

@@ -14,7 +14,10 @@ import (
 
 // settle handles, on the reader, what must not wait behind handlers:
 // replies to this kernel's calls and remote_error reports. It reports
-// whether req was consumed, and the call a reply settled.
+// whether req was consumed, and the call a reply is for, taken from the
+// pending table: the caller finishes it with req.Params, after deciding
+// whether to lend the read role (lead.go), so that its caller finds the
+// role lent when it next calls.
 func (ch *channel) settle(req *protocol.Request) (bool, *pendingCall) {
 	if req.Event.Session != ikcSession {
 		return false, nil
@@ -25,7 +28,6 @@ func (ch *channel) settle(req *protocol.Request) (bool, *pendingCall) {
 		return true, nil
 	case strings.HasPrefix(st, rsvpPrefix):
 		if p := ch.k.takePending(ch, st); p != nil {
-			p.finish(req.Params, nil)
 			return true, p
 		}
 		return false, nil // refused by the worker, as an unpublished state
