@@ -409,7 +409,9 @@ func TestAnIdleChannelHoldsOnlyItsReader(t *testing.T) {
 		}
 	}
 	if per := perConn(); per > 2 {
-		t.Errorf("%.2f goroutines per connection after sequential calls, want still 2", per)
+		buf := make([]byte, 64<<10) // which goroutines, if this fails again
+		buf = buf[:runtime.Stack(buf, true)]
+		t.Errorf("%.2f goroutines per connection after sequential calls, want still 2; goroutines:\n%s", per, buf)
 	}
 	for i := 0; i < 1000; i++ {
 		if err := peers[1].Post(ctx, "svc/count", i); err != nil {

@@ -49,11 +49,11 @@ func (ch *channel) mayLend(p *pendingCall) bool {
 // ends when a period passes without one, when woken, or when the channel
 // drains or dies.
 func (ch *channel) sleepLent() {
-	period := time.Duration(ch.k.lendFor.Load())
-	if period <= 0 {
-		period = defaultLendFor
-	}
 	for {
+		period := time.Duration(ch.k.lendFor.Load())
+		if period <= 0 {
+			period = defaultLendFor
+		}
 		led := ch.leads.Load()
 		if ch.lendT == nil {
 			ch.lendT = time.NewTimer(period)

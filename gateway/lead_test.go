@@ -38,6 +38,7 @@ func TestSequentialCallersReadTheirOwnReplies(t *testing.T) {
 		t.Error("no call read its own reply: the reader never lent the role")
 	}
 	// While the reader sleeps, every call leads.
+	cli, p = expiryPair(t, 5*time.Second)
 	lendLong(cli)
 	lentNow(t, p)
 	led := p.ch.leads.Load()
