@@ -36,6 +36,15 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// loggedConfig is testConfig for "Srv" logging at Info into the buffer
+// it returns, which the test can read while the kernel writes.
+func loggedConfig(t *testing.T) (Config, *syncBuffer) {
+	logs := &syncBuffer{}
+	cfg := testConfig(t, "Srv")
+	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "Srv", Level: hclog.Info, Output: logs})
+	return cfg, logs
+}
+
 func frame(t *testing.T, v perlcompat.Value) []byte {
 	t.Helper()
 	payload, err := storable.NFreeze(nil, v)
@@ -59,9 +68,7 @@ const setupLine = "SETUP KERNEL=Hostile-1,Hostile;FREEZER=Storable;PID=1\r\n"
 // keeps being served, and nothing is left running.
 func TestHostilePeersCloseOnlyTheirOwnChannel(t *testing.T) {
 	checkGoroutines(t)
-	logs := &syncBuffer{}
-	cfg := testConfig(t, "Srv")
-	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "Srv", Level: hclog.Info, Output: logs})
+	cfg, logs := loggedConfig(t)
 	cfg.Negotiation.Timeout = 300 * time.Millisecond
 	cfg.MaxFrameSize = 1 << 20
 	srv, addr := newKernel(t, cfg)
@@ -189,9 +196,7 @@ func TestSlowConsumerHitsTheSendQueueBound(t *testing.T) {
 // kernel; nothing a peer offers is ever loaded.
 func TestNegotiationAbuseIsBoundedAndLogged(t *testing.T) {
 	checkGoroutines(t)
-	logs := &syncBuffer{}
-	cfg := testConfig(t, "Srv")
-	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "Srv", Level: hclog.Info, Output: logs})
+	cfg, logs := loggedConfig(t)
 	cfg.Negotiation.Timeout = 2 * time.Second
 	_, addr := newKernel(t, cfg)
 
@@ -247,9 +252,7 @@ func TestNegotiationAbuseIsBoundedAndLogged(t *testing.T) {
 // serves what it read before dying: the bad frame loses only itself.
 func TestRequestsBeforeABadFrameAreServed(t *testing.T) {
 	checkGoroutines(t)
-	logs := &syncBuffer{}
-	cfg := testConfig(t, "Srv")
-	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "Srv", Level: hclog.Info, Output: logs})
+	cfg, logs := loggedConfig(t)
 	srv, addr := newKernel(t, cfg)
 	release := make(chan struct{})
 	var served sync.WaitGroup

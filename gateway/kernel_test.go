@@ -888,9 +888,7 @@ func TestBigRepliesOwedAtAHalfCloseWaitForRoom(t *testing.T) {
 
 func TestChannelLogLinesNameThePeerAndQuietChannelsMakeNoLogger(t *testing.T) {
 	checkGoroutines(t)
-	logs := &syncBuffer{}
-	cfg := testConfig(t, "Srv")
-	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "Srv", Level: hclog.Info, Output: logs})
+	cfg, logs := loggedConfig(t)
 	_, addr := newKernel(t, cfg)
 	cli, _ := newKernel(t, testConfig(t, "Cli")) // logs at Warn
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -207,6 +207,26 @@ func TestCallsOfOtherKindsWhileTheRoleIsLentAreAnswered(t *testing.T) {
 	wantNothingPending(t, p.ch, "at the end")
 }
 
+// wantCallFailedAndClosed fails t unless the call whose error comes on
+// errc fails with ErrDisconnected, and p's channel closes, soon after
+// what happened.
+func wantCallFailedAndClosed(t *testing.T, errc <-chan error, p *Peer, what string) {
+	t.Helper()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrDisconnected) {
+			t.Errorf("err = %v, want ErrDisconnected", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the call still waits 5s after %s", what)
+	}
+	select {
+	case <-p.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the channel is still open 5s after %s", what)
+	}
+}
+
 // acceptRaw negotiates the server side of one connection by hand.
 func acceptRaw(t *testing.T, l net.Listener) *rawPeer {
 	t.Helper()
@@ -272,19 +292,7 @@ func TestABadFrameReadByALeadingCallerClosesTheChannel(t *testing.T) {
 	// channel with its error.
 	bad, _ := protocol.AppendFrame(nil, []byte("not Storable"))
 	srv.nc.Write(bad)
-	select {
-	case err := <-errc:
-		if !errors.Is(err, ErrDisconnected) {
-			t.Errorf("err = %v, want ErrDisconnected", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the call still waits 5s after a bad frame")
-	}
-	select {
-	case <-p.Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("the channel is still open 5s after a bad frame")
-	}
+	wantCallFailedAndClosed(t, errc, p, "a bad frame")
 	if err := p.Err(); err == nil || errors.Is(err, ErrDisconnected) {
 		t.Errorf("channel error = %v, want the frame error", err)
 	}
@@ -311,19 +319,7 @@ func TestAPeerClosingWhileACallerLeadsFailsTheCallAtOnce(t *testing.T) {
 	for _, ch := range srv.allChannels() {
 		ch.fail(nil) // the server closes the connection
 	}
-	select {
-	case err := <-errc:
-		if !errors.Is(err, ErrDisconnected) {
-			t.Errorf("err = %v, want ErrDisconnected", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the call still waits 5s after the peer closed")
-	}
-	select {
-	case <-p.Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("the channel is still open 5s after the peer closed")
-	}
+	wantCallFailedAndClosed(t, errc, p, "the peer closed")
 }
 
 // noReadDeadline is a connection whose SetReadDeadline fails, as some
