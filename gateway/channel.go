@@ -88,11 +88,12 @@ type channel struct {
 	// lent says the reader sleeps and a waiting caller may take rmu.
 	rmu     sync.Mutex
 	lent    atomic.Bool
-	leads   atomic.Uint32 // times a caller took the role: the reader sleeps on
-	noLead  atomic.Bool   // the connection takes no read deadline: never lend
-	wake    chan struct{} // cap 1: ends the reader's sleep at once
-	leadErr error         // what a leading caller's read met (guarded by rmu)
-	lendT   *time.Timer   // the reader's sleep (the reader's own)
+	leads   atomic.Uint32     // times a caller took the role: the reader sleeps on
+	noLead  atomic.Bool       // the connection takes no read deadline: never lend
+	wake    chan struct{}     // cap 1: ends the reader's sleep at once
+	leadErr error             // what a leading caller's read met (guarded by rmu)
+	parked  *protocol.Request // a request a leader read, for the reader (guarded by rmu)
+	lendT   *time.Timer       // the reader's sleep (the reader's own)
 
 	// Inline writes (writeInline). wmu is held by whoever writes to nc;
 	// queued counts frames in sendq not yet written plus a pending
@@ -195,10 +196,13 @@ func (ch *channel) read() {
 			ch.sleepLent()
 		}
 		ch.rmu.Lock()
-		var req *protocol.Request
-		req, err = ch.readRequest(fr, true)
-		if err != nil {
-			break // rmu stays held: nobody reads after this
+		req := ch.parked // a request a leading caller read, first
+		ch.parked = nil
+		if req == nil {
+			req, err = ch.readRequest(fr, true)
+			if err != nil {
+				break // rmu stays held: nobody reads after this
+			}
 		}
 		burst := len(fr.Buffered()) > 0
 		ch.rmu.Unlock()
@@ -242,8 +246,8 @@ func (ch *channel) readRequest(fr *protocol.FrameReader, retry bool) (*protocol.
 	for {
 		payload, err := fr.ReadFrame()
 		if err != nil {
-			if retry && errors.Is(err, os.ErrDeadlineExceeded) {
-				ch.nc.SetReadDeadline(time.Time{})
+			if retry && ch.leads.Load() != 0 && isTimeout(err) {
+				ch.nc.SetReadDeadline(time.Time{}) // a leader's, set late
 				continue
 			}
 			return nil, err

@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"errors"
-	"os"
 	"time"
 )
 
@@ -19,23 +18,30 @@ import (
 //
 // So when the reader settles a call that a caller awaits, and no other
 // call is pending and nothing more is buffered, it lends the read role
-// (rmu) and sleeps for defaultLendFor. A caller that then awaits its reply
-// takes the role and reads frames itself until its reply comes: the
-// poller wakes it directly, as it would wake a plain read. Whatever else
-// it reads is dispatched as the reader would: replies and error reports
-// settled, requests queued for the worker (never run on the caller).
-// When it leaves with other calls pending, or a call starts that nobody
-// will lead (Go, a forwarded call), the reader is woken at once; else it
-// takes the role back once that time passes with no caller leading, and
-// reads on. A frame the peer sends on its own while no call is awaited
-// waits at most about twice that.
-const defaultLendFor = time.Millisecond
+// (rmu) and sleeps. A caller that then awaits its reply takes the role
+// and reads frames itself until its reply comes: the poller wakes it
+// directly, as it would wake a plain read. Replies to other calls and
+// error reports it settles as the reader would. A request from the peer
+// it hands back to the reader with the role (parked), so requests are
+// handled as before and in order: a post the peer sent before our
+// answer has run when the caller has the answer, as in Perl, and the
+// caller never waits on the work queue. A read error goes back too; the
+// reader ends the channel with it. When the caller leaves with other
+// calls pending, or a call starts that nobody will lead (Go, a forwarded
+// call), the reader is woken at once; else it takes the role back once
+// lendFor passes with no caller leading, and reads on. A frame the peer
+// sends on its own while no call is awaited waits at most about twice
+// that. Under RsvpPerl, where an answer may come on another channel,
+// and on a connection that takes no read deadline, nothing is lent.
+const defaultLendFor = time.Millisecond // lendFor, unless a test sets Kernel.lendFor
 
 // mayLend reports whether the reader may lend the read role now that p
 // (nil for other frames) is settled: p's caller awaits it here and no
 // other call is pending on the channel.
 func (ch *channel) mayLend(p *pendingCall) bool {
-	if p == nil || p.ch != ch || !p.awaited.Load() || ch.noLead.Load() {
+	// Under RsvpPerl an answer may come on another channel, which could
+	// not wake a caller reading this one.
+	if p == nil || p.ch != ch || !p.awaited.Load() || ch.noLead.Load() || ch.k.cfg.Rsvp == RsvpPerl {
 		return false
 	}
 	ch.mu.Lock()
@@ -62,7 +68,7 @@ func (ch *channel) sleepLent() {
 		}
 		select {
 		case <-ch.lendT.C:
-			if ch.leads.Load() != led {
+			if ch.leads.Load() != led && ch.lent.Load() {
 				continue
 			}
 		case <-ch.wake:
@@ -88,11 +94,18 @@ func (ch *channel) wakeReader() {
 }
 
 // lead reads frames for the reader while c's caller waits, until c is
-// answered, ctx ends, or c expires; it returns at once unless the role
-// is lent and free.
+// answered, ctx ends, c expires, or a frame comes that is not an answer
+// or an error report; it returns at once unless the role is lent and
+// free.
 func (c *startedCall) lead(ctx context.Context) {
 	ch := c.ch
 	if !ch.lent.Load() || !ch.rmu.TryLock() {
+		return
+	}
+	if !ch.lent.Load() {
+		// The reader woke between the two: it may be handling a frame
+		// it read, and frames must be handled in order.
+		ch.rmu.Unlock()
 		return
 	}
 	// The poller wakes the caller when ctx's deadline or the call's
@@ -108,8 +121,8 @@ func (c *startedCall) lead(ctx context.Context) {
 		// connection without deadlines (some net.Conn wrappers) is
 		// left to the reader, which stops lending.
 		ch.noLead.Store(true)
+		ch.stopLending()
 		ch.rmu.Unlock()
-		ch.wakeReader()
 		return
 	}
 	ch.leads.Add(1)
@@ -117,13 +130,13 @@ func (c *startedCall) lead(ctx context.Context) {
 	if ctx.Done() != nil {
 		stop = context.AfterFunc(ctx, func() { ch.nc.SetReadDeadline(time.Unix(1, 0)) })
 	}
-	failed := false
+	handBack := false
 	for !c.answered() {
 		req, err := ch.readRequest(ch.fr, false)
 		if err != nil {
-			if !errors.Is(err, os.ErrDeadlineExceeded) {
+			if !isTimeout(err) {
 				ch.leadErr = err // the reader ends the channel with it
-				failed = true
+				handBack = true
 			}
 			break
 		}
@@ -133,22 +146,45 @@ func (c *startedCall) lead(ctx context.Context) {
 			}
 			continue
 		}
-		if ch.isDraining() {
-			continue
-		}
-		if !ch.queue(req) {
-			break // the channel died
-		}
+		// A request from the peer: the reader handles it, as it would
+		// have (inline when it can, before the frames after it), so
+		// that a post the peer sent before our answer has run when the
+		// caller has the answer, as in Perl. The caller, never blocked
+		// on the work queue, waits for its answer from the reader.
+		ch.parked = req
+		handBack = true
+		break
 	}
 	stop() // a late AfterFunc may still set a past deadline: the reader reads on past it (readRequest)
 	ch.nc.SetReadDeadline(time.Time{})
+	if handBack {
+		ch.stopLending()
+	}
 	ch.rmu.Unlock()
 	ch.mu.Lock()
 	others := len(ch.pending) > 0
 	ch.mu.Unlock()
-	if others || failed {
+	if others {
 		ch.wakeReader()
 	}
+}
+
+// stopLending ends the lending at once: no caller leads after this, and
+// the reader wakes. Under rmu, by a leader handing back a request or an
+// error.
+func (ch *channel) stopLending() {
+	ch.lent.Store(false)
+	select {
+	case ch.wake <- struct{}{}:
+	default:
+	}
+}
+
+// isTimeout reports a read deadline passing, in any connection's words
+// (a net.Conn wrapper may have its own timeout error).
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
 }
 
 // answered reports whether c has its answer (or failed).

@@ -227,6 +227,48 @@ func wantCallFailedAndClosed(t *testing.T, errc <-chan error, p *Peer, what stri
 	}
 }
 
+// dialLentRaw has cli dial a raw server (acceptRaw) and call it until
+// the reader has lent its role, lending for a minute at a time.
+func dialLentRaw(t *testing.T, cli *Kernel) (*Peer, *rawPeer) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	lendLong(cli)
+	type dialed struct {
+		p   *Peer
+		err error
+	}
+	dc := make(chan dialed, 1)
+	go func() {
+		p, err := cli.Dial(context.Background(), "tcp", l.Addr().String())
+		dc <- dialed{p, err}
+	}()
+	srv := acceptRaw(t, l)
+	d := <-dc
+	if d.err != nil {
+		t.Fatal(d.err)
+	}
+	lentNowRaw(t, d.p, srv)
+	return d.p, srv
+}
+
+// lentNowRaw is lentNow with srv answering the calls.
+func lentNowRaw(t *testing.T, p *Peer, srv *rawPeer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	waitFor(t, "the reader lending", func() bool {
+		go func() { req := srv.read(); srv.write(replyTo(t, req, req.Params)) }()
+		if _, err := p.Call(ctx, "svc/echo", 1); err != nil {
+			t.Fatal(err)
+		}
+		return p.ch.lent.Load()
+	})
+}
+
 // acceptRaw negotiates the server side of one connection by hand.
 func acceptRaw(t *testing.T, l net.Listener) *rawPeer {
 	t.Helper()
@@ -247,41 +289,10 @@ func acceptRaw(t *testing.T, l net.Listener) *rawPeer {
 
 func TestABadFrameReadByALeadingCallerClosesTheChannel(t *testing.T) {
 	checkGoroutines(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
 	cli, _ := newKernel(t, testConfig(t, "Cli"))
-	lendLong(cli)
-	type dialed struct {
-		p   *Peer
-		err error
-	}
-	dc := make(chan dialed, 1)
-	go func() {
-		p, err := cli.Dial(context.Background(), "tcp", l.Addr().String())
-		dc <- dialed{p, err}
-	}()
-	srv := acceptRaw(t, l)
-	d := <-dc
-	if d.err != nil {
-		t.Fatal(d.err)
-	}
-	p := d.p
+	p, srv := dialLentRaw(t, cli)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	answer := func() {
-		req := srv.read()
-		srv.write(replyTo(t, req, req.Params))
-	}
-	waitFor(t, "the reader lending", func() bool {
-		go answer()
-		if _, err := p.Call(ctx, "svc/echo", 1); err != nil {
-			t.Fatal(err)
-		}
-		return p.ch.lent.Load()
-	})
 	led := p.ch.leads.Load()
 	errc := make(chan error, 1)
 	go func() { _, err := p.Call(ctx, "svc/echo", "x"); errc <- err }()
@@ -371,5 +382,207 @@ func TestAConnectionWithoutReadDeadlinesIsNeverLent(t *testing.T) {
 	ch := srv.lookup("Cli")
 	if ch.leads.Load() != 0 {
 		t.Errorf("%d calls led on a connection without read deadlines", ch.leads.Load())
+	}
+}
+
+func TestAPostThePeerSentBeforeTheAnswerHasRunWhenTheCallReturns(t *testing.T) {
+	checkGoroutines(t)
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	var got atomic.Int64
+	cli.HandleFunc("cli/set", func(_ context.Context, r *Request) (perlcompat.Value, error) {
+		n, err := perlcompat.AsInt(r.Arg(0))
+		got.Store(n)
+		return nil, err
+	})
+	p, srv := dialLentRaw(t, cli)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i := int64(1); i <= 20; i++ {
+		led := p.ch.leads.Load()
+		go func() {
+			req := srv.read()
+			srv.write(protocol.NewPost(protocol.Specifier{Kernel: "Cli", Session: "cli", State: "set"}, perlcompat.Int(i)))
+			srv.write(replyTo(t, req, req.Params))
+		}()
+		if _, err := p.Call(ctx, "svc/echo", i); err != nil {
+			t.Fatal(err)
+		}
+		// As in Perl, the post came first, so it has run.
+		if n := got.Load(); n != i {
+			t.Fatalf("call %d returned before the post sent ahead of its answer ran (got %d)", i, n)
+		}
+		if i == 1 && p.ch.leads.Load() == led {
+			t.Error("the first call did not lead")
+		}
+		lentNowRaw(t, p, srv) // the post handed the role back
+	}
+}
+
+func TestALeadingCallKeepsItsDeadlineWhileTheWorkQueueIsFull(t *testing.T) {
+	checkGoroutines(t)
+	cfg := testConfig(t, "Cli")
+	cfg.WorkQueue = 1
+	cli, _ := newKernel(t, cfg)
+	release := make(chan struct{})
+	defer close(release)
+	cli.HandleFunc("cli/slow", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil, nil
+	})
+	p, srv := dialLentRaw(t, cli)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	led := p.ch.leads.Load()
+	errc := make(chan error, 1)
+	start := time.Now()
+	go func() { _, err := p.Call(ctx, "svc/echo", "x"); errc <- err }()
+	srv.read()
+	waitFor(t, "the call leading", func() bool { return p.ch.leads.Load() > led })
+	for i := 0; i < 4; i++ { // more than the work queue holds, each slow
+		srv.write(protocol.NewPost(protocol.Specifier{Kernel: "Cli", Session: "cli", State: "slow"}, perlcompat.Int(int64(i))))
+	}
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrNoReply) {
+			t.Errorf("err = %v, want ErrNoReply", err)
+		}
+		if took := time.Since(start); took > 3*time.Second {
+			t.Errorf("a call with a 300ms deadline returned after %v", took)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a call with a 300ms deadline still waits after 5s")
+	}
+}
+
+func TestUnderRsvpPerlAnAnswerOnAnotherChannelEndsTheCallAtOnce(t *testing.T) {
+	checkGoroutines(t)
+	cfg := testConfig(t, "Cli")
+	cfg.Rsvp = RsvpPerl
+	cli, cliAddr := newKernel(t, cfg)
+	cli.lendFor.Store(int64(time.Minute))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	dc := make(chan *Peer, 1)
+	go func() {
+		p, err := cli.Dial(context.Background(), "tcp", l.Addr().String())
+		if err != nil {
+			t.Error(err)
+		}
+		dc <- p
+	}()
+	srv := acceptRaw(t, l)
+	p := <-dc
+	if p == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for i := 0; i < 5; i++ {
+		go func() { req := srv.read(); srv.write(replyTo(t, req, req.Params)) }()
+		if _, err := p.Call(ctx, "svc/echo", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p.ch.lent.Load() {
+		t.Error("the reader lent its role under RsvpPerl")
+	}
+	b := dialRaw(t, cliAddr, "PeerB")
+	waitRegistered(cli, "PeerB")
+	type result struct {
+		v    perlcompat.Value
+		took time.Duration
+	}
+	rc := make(chan result, 1)
+	go func() {
+		start := time.Now()
+		v, _ := p.Call(ctx, "svc/echo", "x")
+		rc <- result{v, time.Since(start)}
+	}()
+	req := srv.read()
+	b.write(replyTo(t, req, perlcompat.Text("fromB")))
+	r := <-rc
+	if r.v != perlcompat.Text("fromB") || r.took > 2*time.Second {
+		t.Errorf("answer from another channel: %v after %v", r.v, r.took)
+	}
+}
+
+// timeoutConn reports a read timeout as its own net.Error, not wrapping
+// os.ErrDeadlineExceeded, as some net.Conn wrappers do.
+type timeoutConn struct{ net.Conn }
+
+type wrapperTimeout struct{}
+
+func (wrapperTimeout) Error() string   { return "i/o timeout (wrapper)" }
+func (wrapperTimeout) Timeout() bool   { return true }
+func (wrapperTimeout) Temporary() bool { return true }
+
+func (c timeoutConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		return n, wrapperTimeout{}
+	}
+	return n, err
+}
+
+type timeoutListener struct{ net.Listener }
+
+func (l timeoutListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return timeoutConn{c}, nil
+}
+
+func TestCancellingALeadingCallOnAWrapperConnectionKeepsTheChannel(t *testing.T) {
+	checkGoroutines(t)
+	srv, err := New(testConfig(t, "Srv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lendLong(srv)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(timeoutListener{l})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	cli.HandleFunc("cli/echo", echo)
+	cli.HandleFunc("cli/noreturn", func(context.Context, *Request) (perlcompat.Value, error) { return nil, nil })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := cli.Dial(ctx, "tcp", l.Addr().String()); err != nil {
+		t.Fatal(err)
+	}
+	waitRegistered(srv, "Cli")
+	ch := srv.lookup("Cli")
+	waitFor(t, "the reader lending", func() bool {
+		if _, err := srv.Call(ctx, "poe://Cli/cli/echo", 1); err != nil {
+			t.Fatal(err)
+		}
+		return ch.lent.Load()
+	})
+	cctx, ccancel := context.WithCancel(context.Background())
+	led := ch.leads.Load()
+	done := make(chan error, 1)
+	go func() { _, err := srv.Call(cctx, "poe://Cli/cli/noreturn", 1); done <- err }()
+	waitFor(t, "the call leading", func() bool { return ch.leads.Load() > led })
+	ccancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+	if v, err := srv.Call(ctx, "poe://Cli/cli/echo", 2); err != nil || v != perlcompat.Int(2) {
+		t.Errorf("after a cancelled call: %v, %v; the channel should stay", v, err)
 	}
 }
