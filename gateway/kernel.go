@@ -56,8 +56,8 @@ type Kernel struct {
 	lendFor    atomic.Int64                // ns; see lead.go (tests lengthen it)
 	// The watchdog's timing (inlineTakeover, watchTick); tests stretch it.
 	inlineTakeover, watchTick time.Duration
-	names                     map[string]*channel // remote names and IDs; the first registration wins
-	listeners                 map[net.Listener]struct{}
+	names                     map[string]*channel        // remote names and IDs; the first registration wins
+	listeners                 map[*net.Listener]struct{} // keyed by address: a listener's own type may not be hashable
 	monitors                  map[*monitor]struct{}
 	closing                   bool
 	pending                   map[string]*pendingCall // RsvpPerl: replies accepted from any channel
@@ -101,7 +101,7 @@ func New(cfg Config) (*Kernel, error) {
 		mux:       newMux(),
 		channels:  map[*channel]struct{}{},
 		names:     map[string]*channel{},
-		listeners: map[net.Listener]struct{}{},
+		listeners: map[*net.Listener]struct{}{},
 		monitors:  map[*monitor]struct{}{},
 		pending:   map[string]*pendingCall{},
 		done:      make(chan struct{}),
@@ -156,13 +156,13 @@ func (k *Kernel) Serve(l net.Listener) error {
 		k.mu.Unlock()
 		return ErrShutdown
 	}
-	k.listeners[l] = struct{}{}
+	k.listeners[&l] = struct{}{}
 	k.wg.Add(1)
 	k.mu.Unlock()
 	defer k.wg.Done()
 	defer func() {
 		k.mu.Lock()
-		delete(k.listeners, l)
+		delete(k.listeners, &l)
 		k.mu.Unlock()
 	}()
 	var backoff time.Duration
@@ -511,7 +511,7 @@ func (k *Kernel) Shutdown(ctx context.Context) error {
 		k.endLife()
 	}
 	for l := range k.listeners {
-		l.Close()
+		(*l).Close()
 	}
 	chans := make([]*channel, 0, len(k.channels))
 	for ch := range k.channels {

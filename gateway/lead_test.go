@@ -339,27 +339,36 @@ type noReadDeadline struct{ net.Conn }
 
 func (noReadDeadline) SetReadDeadline(time.Time) error { return errors.ErrUnsupported }
 
-type noReadDeadlineListener struct{ net.Listener }
+// wrappingListener hands out its connections wrapped by wrap.
+type wrappingListener struct {
+	net.Listener
+	wrap func(net.Conn) net.Conn
+}
 
-func (l noReadDeadlineListener) Accept() (net.Conn, error) {
+func (l wrappingListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return noReadDeadline{c}, nil
+	return l.wrap(c), nil
 }
 
-func TestAConnectionWithoutReadDeadlinesIsNeverLent(t *testing.T) {
-	checkGoroutines(t)
+// wrappedPair serves kernel "Srv" (lending for lend, when set) on a
+// listener whose connections wrap wraps, and dials it from "Cli", which
+// publishes cli/echo and cli/noreturn. It returns the server and its
+// channel to Cli.
+func wrappedPair(t *testing.T, wrap func(net.Conn) net.Conn, lend time.Duration) (*Kernel, *channel) {
+	t.Helper()
 	srv, err := New(testConfig(t, "Srv"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	srv.lendFor.Store(int64(lend))
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(noReadDeadlineListener{l})
+	go srv.Serve(wrappingListener{l, wrap}) // unhashable: Serve must not key a map by it
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -367,19 +376,27 @@ func TestAConnectionWithoutReadDeadlinesIsNeverLent(t *testing.T) {
 	})
 	cli, _ := newKernel(t, testConfig(t, "Cli"))
 	cli.HandleFunc("cli/echo", echo)
+	cli.HandleFunc("cli/noreturn", func(context.Context, *Request) (perlcompat.Value, error) { return nil, nil })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := cli.Dial(ctx, "tcp", l.Addr().String()); err != nil {
 		t.Fatal(err)
 	}
 	waitRegistered(srv, "Cli")
+	return srv, srv.lookup("Cli")
+}
+
+func TestAConnectionWithoutReadDeadlinesIsNeverLent(t *testing.T) {
+	checkGoroutines(t)
+	srv, ch := wrappedPair(t, func(c net.Conn) net.Conn { return noReadDeadline{c} }, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	for i := int64(0); i < 20; i++ {
 		v, err := srv.Call(ctx, "poe://Cli/cli/echo", i)
 		if got, _ := perlcompat.AsInt(v); err != nil || got != i {
 			t.Fatalf("call %d: %v, %v", i, v, err)
 		}
 	}
-	ch := srv.lookup("Cli")
 	if ch.leads.Load() != 0 {
 		t.Errorf("%d calls led on a connection without read deadlines", ch.leads.Load())
 	}
@@ -530,43 +547,11 @@ func (c timeoutConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-type timeoutListener struct{ net.Listener }
-
-func (l timeoutListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return timeoutConn{c}, nil
-}
-
 func TestCancellingALeadingCallOnAWrapperConnectionKeepsTheChannel(t *testing.T) {
 	checkGoroutines(t)
-	srv, err := New(testConfig(t, "Srv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lendLong(srv)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(timeoutListener{l})
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	cli, _ := newKernel(t, testConfig(t, "Cli"))
-	cli.HandleFunc("cli/echo", echo)
-	cli.HandleFunc("cli/noreturn", func(context.Context, *Request) (perlcompat.Value, error) { return nil, nil })
+	srv, ch := wrappedPair(t, func(c net.Conn) net.Conn { return timeoutConn{c} }, time.Minute)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := cli.Dial(ctx, "tcp", l.Addr().String()); err != nil {
-		t.Fatal(err)
-	}
-	waitRegistered(srv, "Cli")
-	ch := srv.lookup("Cli")
 	waitFor(t, "the reader lending", func() bool {
 		if _, err := srv.Call(ctx, "poe://Cli/cli/echo", 1); err != nil {
 			t.Fatal(err)
