@@ -246,7 +246,7 @@ func (ch *channel) readRequest(fr *protocol.FrameReader, retry bool) (*protocol.
 	for {
 		payload, err := fr.ReadFrame()
 		if err != nil {
-			if retry && ch.leads.Load() != 0 && isTimeout(err) {
+			if retry && ch.leads.Load() != 0 && protocol.IsTimeout(err) {
 				ch.nc.SetReadDeadline(time.Time{}) // a leader's, set late
 				continue
 			}

@@ -2,8 +2,9 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"time"
+
+	"github.com/ikcgate/ikcgate/protocol"
 )
 
 // A sequential caller reads its own reply.
@@ -134,7 +135,7 @@ func (c *startedCall) lead(ctx context.Context) {
 	for !c.answered() {
 		req, err := ch.readRequest(ch.fr, false)
 		if err != nil {
-			if !isTimeout(err) {
+			if !protocol.IsTimeout(err) {
 				ch.leadErr = err // the reader ends the channel with it
 				handBack = true
 			}
@@ -178,13 +179,6 @@ func (ch *channel) stopLending() {
 	case ch.wake <- struct{}{}:
 	default:
 	}
-}
-
-// isTimeout reports a read deadline passing, in any connection's words
-// (a net.Conn wrapper may have its own timeout error).
-func isTimeout(err error) bool {
-	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
 }
 
 // answered reports whether c has its answer (or failed).

@@ -257,7 +257,7 @@ func (fr *FrameReader) ReadFrame() ([]byte, error) {
 			return payload, nil
 		}
 		if err := fr.fill(need); err != nil {
-			if isTimeout(err) {
+			if IsTimeout(err) {
 				fr.rerr = nil // a read deadline passed: the stream is intact
 				return nil, err
 			}
@@ -317,12 +317,15 @@ func (fr *FrameReader) fill(need int) error {
 	}
 }
 
-// isTimeout is errors.As(err, &timeouter) && Timeout(), by hand:
+// IsTimeout reports whether err is a timeout (a read deadline passing,
+// in any net.Conn's words: any error in its chain whose Timeout() is
+// true), as ReadFrame tells them from other errors. It is
+// errors.As(err, &timeouter) && Timeout(), by hand:
 // errors.As with an interface target goes through reflection, which cost
 // a channel's teardown 6% of a connect-and-close cycle. Two differences,
 // harmless for net errors: a joined error is a timeout if any branch is,
 // and As methods are not consulted.
-func isTimeout(err error) bool {
+func IsTimeout(err error) bool {
 	for err != nil && err != io.EOF {
 		if t, ok := err.(interface{ Timeout() bool }); ok {
 			return t.Timeout()
@@ -332,7 +335,7 @@ func isTimeout(err error) bool {
 			err = x.Unwrap()
 		case interface{ Unwrap() []error }:
 			for _, e := range x.Unwrap() {
-				if isTimeout(e) {
+				if IsTimeout(e) {
 					return true
 				}
 			}

@@ -563,8 +563,8 @@ func TestIsTimeoutFindsATimeoutThroughWrapping(t *testing.T) {
 		{&net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}, false},
 		{fmt.Errorf("closed: %w", net.ErrClosed), false},
 	} {
-		if got := isTimeout(c.err); got != c.want {
-			t.Errorf("isTimeout(%v) = %v, want %v", c.err, got, c.want)
+		if got := IsTimeout(c.err); got != c.want {
+			t.Errorf("IsTimeout(%v) = %v, want %v", c.err, got, c.want)
 		}
 	}
 }
