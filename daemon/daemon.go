@@ -272,6 +272,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.gc.Store(t)
 		defer t.stop()
 	}
+	// Built before anything opens, and not under d.mu: a panic under it
+	// would deadlock in releaseAll, hiding the panic behind a daemon that
+	// never gets ready; after the listeners opened it would leave them.
+	var opsH http.Handler
+	if cfg.OpsListen != "" {
+		opsH = d.opsHandler(cfg.OpsPprof)
+	}
 	lns, err := d.listen(cfg)
 	if err != nil {
 		_ = d.k.Shutdown(context.Background())
@@ -289,12 +296,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 
-	// Built before d.mu is taken: a panic under it would deadlock in
-	// releaseAll, hiding the panic behind a daemon that never gets ready.
-	var opsH http.Handler
-	if opsLn != nil {
-		opsH = d.opsHandler(cfg.OpsPprof)
-	}
 	serveErr := make(chan error, len(lns))
 	var wg sync.WaitGroup
 	d.mu.Lock()

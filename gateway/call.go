@@ -526,13 +526,18 @@ func (k *Kernel) callLocal(ctx context.Context, to protocol.Specifier, v perlcom
 	}
 	if perlcompat.IsUndef(res) {
 		// Perl sends no reply for undef: the caller waits out its
-		// deadline, or CallTimeout, as for a remote call.
+		// deadline, or CallTimeout, as for a remote call, or until
+		// Shutdown begins (Go runs this on a goroutine Shutdown waits for).
 		if _, ok := ctx.Deadline(); !ok {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, k.limits().CallTimeout)
 			defer cancel()
 		}
-		<-ctx.Done()
+		select {
+		case <-ctx.Done():
+		case <-k.done:
+			return nil, ErrShutdown
+		}
 		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return nil, ctx.Err()
 		}

@@ -23,7 +23,8 @@ type AsyncCall struct {
 
 // Go sends a call and returns without waiting for its answer, as net/rpc's
 // Client.Go does: one goroutine keeps many calls in flight, and no
-// goroutine waits per call. The answer, or the error Call would return,
+// goroutine waits per call to a remote kernel (a call to this kernel
+// runs its handler on a goroutine of its own, as Call would run it). The answer, or the error Call would return,
 // is sent on done when it comes.
 //
 // done should have room for every call in flight on it: the goroutine
@@ -113,12 +114,12 @@ func (k *Kernel) goOn(ctx context.Context, c *AsyncCall, ch *channel, to protoco
 	if o.from != "" {
 		msg.From = protocol.ProxyFrom(ch.localID, o.from)
 	}
-	ch.wakeReader() // nobody waits on this call to read for the reader
 	sc, err := k.startCall(ctx, ch, msg, sendOwnCall, false)
 	if err != nil {
 		c.settle(nil, err)
 		return
 	}
+	ch.wakeReader() // pending now: nobody waits on this call to read for the reader
 	sc.notify(ctx, c)
 }
 
@@ -133,6 +134,10 @@ func (c *AsyncCall) settle(v perlcompat.Value, err error) *AsyncCall {
 			select {
 			case c.Done <- c:
 			case <-c.quit:
+				select { // room may have come with Shutdown: use it
+				case c.Done <- c:
+				default:
+				}
 			}
 		}()
 	}

@@ -190,3 +190,28 @@ func TestGoRefusesAnUnbufferedDone(t *testing.T) {
 	}()
 	k.Go(context.Background(), "poe://Self/svc/x", 1, make(chan *AsyncCall))
 }
+
+func TestALocalGoAnsweredWithUndefEndsWhenShutdownBegins(t *testing.T) {
+	checkGoroutines(t)
+	cfg := testConfig(t, "Self")
+	cfg.CallTimeout = time.Minute
+	k, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.HandleFunc("svc/undef", func(context.Context, *Request) (perlcompat.Value, error) { return nil, nil })
+	c := k.Go(context.Background(), "poe://Self/svc/undef", 1, nil)
+	time.Sleep(20 * time.Millisecond) // the handler has returned undef; the call waits
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := k.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("Shutdown took %v behind a local Go answered with undef", took)
+	}
+	if got := recvCall(t, c.Done); !errors.Is(got.Err, ErrShutdown) {
+		t.Errorf("err = %v, want ErrShutdown", got.Err)
+	}
+}
