@@ -126,6 +126,23 @@ func TestGoClientAgainstPerlServer(t *testing.T) {
 					t.Errorf("echo of %s (-want +got):\n%s", Describe(v), diff)
 				}
 			}
+			// Many calls in flight from one goroutine (Peer.Go): each
+			// answer is its own call's.
+			done := make(chan *gateway.AsyncCall, 20)
+			sent := map[*gateway.AsyncCall]int64{}
+			for i := int64(0); i < 20; i++ {
+				sent[peer.Go(ctx, "svc/echo", i, done)] = i
+			}
+			for range 20 {
+				c := <-done
+				if c.Err != nil {
+					t.Errorf("Go echo %d: %v", sent[c], c.Err)
+					continue
+				}
+				if got, err := perlcompat.AsInt(c.Reply); err != nil || got != sent[c] {
+					t.Errorf("Go echo %d answered %s", sent[c], Describe(c.Reply))
+				}
+			}
 			// Scalar context: Perl's handler returning (1,2,3) answers 3.
 			if got, err := k.Call(ctx, "PerlSrv/svc/get_list", nil); err != nil || Describe(got) != Describe(perlcompat.Int(3)) {
 				t.Errorf("get_list = %v, %v", got, err)
