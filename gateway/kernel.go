@@ -68,6 +68,10 @@ type Kernel struct {
 	rsvpSeq atomic.Uint64
 	wg      sync.WaitGroup // every goroutine the kernel starts
 	done    chan struct{}  // closed when Shutdown begins
+	spare   chan func()    // goroutines waiting to serve the next connection (spare.go)
+	spares  atomic.Int32   // how many wait
+	// How long a spare waits (spare.go); tests shorten it.
+	spareIdle time.Duration
 	// life is cancelled when Shutdown begins. Negotiations derive from
 	// it: a context.AfterFunc on a context of ours (not the standard
 	// library's) costs a goroutine per negotiation.
@@ -105,9 +109,11 @@ func New(cfg Config) (*Kernel, error) {
 		monitors:  map[*monitor]struct{}{},
 		pending:   map[string]*pendingCall{},
 		done:      make(chan struct{}),
+		spare:     make(chan func()),
 
 		inlineTakeover: inlineTakeover,
 		watchTick:      watchTick,
+		spareIdle:      spareIdle,
 	}
 	k.life, k.endLife = context.WithCancel(context.Background())
 	k.epoch = time.Now()
@@ -191,10 +197,7 @@ func (k *Kernel) Serve(l net.Listener) error {
 			continue
 		}
 		k.wg.Add(1)
-		go func() {
-			defer k.wg.Done()
-			k.accept(nc)
-		}()
+		k.goServe(func() { k.accept(nc) })
 	}
 }
 
@@ -442,10 +445,7 @@ func (k *Kernel) open(nc net.Conn, res protocol.Result, leftover []byte, server 
 		ch.run(leftover)
 		return ch
 	}
-	go func() {
-		defer k.wg.Done()
-		ch.run(leftover)
-	}()
+	k.goServe(func() { ch.run(leftover) })
 	return ch
 }
 
