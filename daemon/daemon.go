@@ -374,11 +374,12 @@ func (d *Daemon) listen(cfg *Config) ([]net.Listener, error) {
 		addrs = d.listenOverride
 	}
 	var out []net.Listener
+	lc := listenConfig()
 	for _, a := range addrs {
 		if a.Network == "unix" {
 			removeStaleSocket(a.Address, d.log)
 		}
-		l, err := net.Listen(a.Network, a.Address)
+		l, err := lc.Listen(context.Background(), a.Network, a.Address)
 		if err != nil {
 			for _, o := range out {
 				o.Close()
@@ -389,6 +390,13 @@ func (d *Daemon) listen(cfg *Config) ([]net.Listener, error) {
 	}
 	return out, nil
 }
+
+// TCP keepalive on accepted connections, as Go sets it by default: probes
+// after 15 s idle, every 15 s, 9 of them.
+const (
+	keepAliveIdle  = 15
+	keepAliveCount = 9
+)
 
 // removeStaleSocket removes a unix socket file nobody listens on (left by
 // a process that died), so that a restart can bind it again.
