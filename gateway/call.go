@@ -493,7 +493,7 @@ func (k *Kernel) postLocal(ctx context.Context, msg *protocol.Request) error {
 	k.wg.Add(1)
 	go func() {
 		defer k.wg.Done()
-		k.respond(nil, msg, time.Time{})
+		k.respond(nil, msg, 0)
 	}()
 	return nil
 }

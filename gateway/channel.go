@@ -80,8 +80,13 @@ type channel struct {
 	queuedRq   atomic.Int64            // requests queued for the worker, not yet done
 	burst      atomic.Bool             // the reader has more input buffered: replies queue
 	lastFrame  atomic.Int64            // size of the last frame encoded, for the next buffer
-	inlineFrom atomic.Int64            // start (unix ns) of the inline handler; 0 none, -1 taken over
-	moved      chan struct{}           // cap 1: the read role moved to the takeover
+	inlineFrom atomic.Int64            // the inline handler's run (inlineRun); 0 none, -1 taken over
+	inlineRun  int64                   // under hmu: counts inline runs, so each has its own inlineFrom
+	// The watchdog's (under k.mu): the inlineFrom it saw and for how
+	// many ticks running (watchdog.go).
+	watchSaw   int64
+	watchTicks int
+	moved      chan struct{} // cap 1: the read role moved to the takeover
 
 	// A sequential caller reads its own reply (lead.go). rmu is held to
 	// read and decode a frame, by the reader or by a caller leading;
@@ -274,11 +279,11 @@ func (ch *channel) readRequest(fr *protocol.FrameReader, retry bool) (*protocol.
 // whether this goroutine still holds the read role: when the handler runs
 // long, the kernel's watchdog hands reading to a new goroutine.
 func (ch *channel) runInline(req *protocol.Request) bool {
-	now := time.Now()
-	start := now.UnixNano()
+	ch.inlineRun++
+	start := ch.inlineRun
 	ch.inlineFrom.Store(start)
 	ch.k.watchInline()
-	ch.k.respond(ch, req, now)
+	ch.k.respond(ch, req, ch.k.clock())
 	ch.burst.Store(false) // it said whether this handler's reply should queue
 	// Under hmu: a takeover reader cannot go inline, and reuse
 	// inlineFrom, before this round is settled.
@@ -402,7 +407,7 @@ func (ch *channel) queue(req *protocol.Request) bool {
 // running.
 func (ch *channel) serve(req *protocol.Request) {
 	ch.hmu.Lock()
-	ch.k.respond(ch, req, time.Now())
+	ch.k.respond(ch, req, ch.k.clock())
 	ch.hmu.Unlock()
 	ch.queuedRq.Add(-1)
 }

@@ -745,6 +745,42 @@ func TestAHandlerThatSaysItWillBlockLeavesItsChannelRead(t *testing.T) {
 	}
 }
 
+// TestTheWatchdogMovesReadingOffAHandlerThatBlocksWithoutSaying: a
+// handler waits without WillBlock for something that needs its own
+// channel read. The watchdog sees the same inline run at consecutive
+// ticks and hands reading on.
+func TestTheWatchdogMovesReadingOffAHandlerThatBlocksWithoutSaying(t *testing.T) {
+	checkGoroutines(t)
+	srv, addr := newKernel(t, testConfig(t, "Srv"))
+	release, entered := make(chan struct{}), make(chan struct{})
+	srv.HandleFunc("svc/hold", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
+		close(entered)
+		<-release
+		return perlcompat.Text("held"), nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	peer := dialDoubler(ctx, t, addr, 0)
+	held := make(chan error, 1)
+	go func() {
+		_, err := peer.Call(ctx, "svc/hold", nil)
+		held <- err
+	}()
+	<-entered
+	for i := 0; i < 3; i++ { // each a round trip over the held handler's channel
+		hctx, hcancel := context.WithTimeout(ctx, 3*time.Second)
+		got, err := srv.Call(hctx, "poe://Cli/cli/double", 21)
+		hcancel()
+		if err != nil || got != perlcompat.Int(42) {
+			t.Fatalf("call %d over the held handler's channel: %v, %v", i, got, err)
+		}
+	}
+	close(release)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestAHandlerCallingBackOverItsOwnChannelGetsTheReply: handlers run on
 // the channel's reader when nothing is queued; one that waits for a reply
 // on that same channel must not stop the reply being read. Each round

@@ -88,7 +88,7 @@ func (e *RemoteError) Error() string {
 // reported back as remote_error, unless the request was itself one.
 // ch is nil for a request this kernel posted to itself. start is when
 // serving began (the request duration observers see).
-func (k *Kernel) respond(ch *channel, req *protocol.Request, start time.Time) {
+func (k *Kernel) respond(ch *channel, req *protocol.Request, start int64) {
 	target := req.Target()
 	// The handler's Request and its arguments' storage are one
 	// allocation: a request costs few, and plain ones have one argument.
@@ -142,9 +142,9 @@ type requestAlloc struct {
 	args [2]perlcompat.Value
 }
 
-func (k *Kernel) served(ch *channel, target protocol.Specifier, req *protocol.Request, start time.Time, err error) {
+func (k *Kernel) served(ch *channel, target protocol.Specifier, req *protocol.Request, start int64, err error) {
 	if ch != nil {
-		k.obs.RequestServed(&ch.info, target.Session, target.State, req.IsCall(), time.Since(start), err)
+		k.obs.RequestServed(&ch.info, target.Session, target.State, req.IsCall(), time.Duration(k.clock()-start), err)
 	}
 }
 
