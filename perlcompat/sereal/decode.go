@@ -254,8 +254,7 @@ func (f *Freezer) newDecoder(p []byte) (*decoder, error) {
 		return nil, bad(4, "document type %d: %w", typ, ErrUnsupported)
 	}
 	d.body, d.pos = body, 0
-	d.sbody = string(body)
-	d.slab = slab.New(len(body))
+	d.slab, d.sbody = slab.NewFor(body)
 	if version == 1 {
 		// Protocol 1 offsets count from the first byte of the document.
 		d.base = start

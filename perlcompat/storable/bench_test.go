@@ -68,6 +68,13 @@ func benchNFreeze(b *testing.B, v P.Value) {
 
 func BenchmarkThaw(b *testing.B) {
 	b.Run("call-request", func(b *testing.B) { benchThaw(b, callRequest(b)) })
+	b.Run("go-post", func(b *testing.B) { // a Go kernel's post of one integer: 60 bytes
+		img, err := NFreeze(nil, hash("event", s("poe://ikcgate/demo/count"), "params", arr(P.Int(1))))
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchThaw(b, img)
+	})
 	b.Run("1MB", func(b *testing.B) {
 		img, err := NFreeze(nil, bigValue())
 		if err != nil {

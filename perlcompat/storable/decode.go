@@ -72,11 +72,10 @@ func (d *Decoder) Thaw(img []byte) (perlcompat.Value, error) {
 		return nil, &DecodeError{Header: true, Err: fmt.Errorf("%w: image of %d bytes", ErrTooLarge, len(img))}
 	}
 	st := decodeState{
-		src:   string(img),
 		lim:   d.Limits.withDefaults(),
 		allow: d.AllowClass,
-		slab:  slab.New(len(img)),
 	}
+	st.slab, st.src = slab.NewFor(img)
 	if err := st.header(); err != nil {
 		return nil, err
 	}

@@ -8,6 +8,8 @@
 package slab
 
 import (
+	"unsafe"
+
 	"github.com/ikcgate/ikcgate/perlcompat"
 )
 
@@ -22,40 +24,52 @@ type Slab struct {
 	values  []perlcompat.Value
 }
 
-// New returns a Slab for an input of n bytes. A small input's first
-// chunks of every kind come in one allocation (see firstChunks).
-func New(n int) Slab {
+// NewFor returns a Slab for input, and input copied to a string: the
+// decoder's strings are slices of that one copy. A small input's first
+// chunks of every kind come in one allocation (see firstChunks); a
+// message of up to 64 bytes (a Go kernel's post) has its copy in it too.
+func NewFor(input []byte) (Slab, string) {
+	n := len(input)
 	s := Slab{input: n}
-	// Sized for IKC's messages: a 54-byte post of one string, a
-	// 150-byte Perl call with from and rsvp hashes (3 hashes, 13 entries).
+	// Sized for IKC's messages: a 60-byte post of one string and an
+	// array (a hash of 2 entries), a 150-byte Perl call with from and
+	// rsvp hashes (3 hashes, 13 entries).
 	switch {
 	case n <= 64:
-		a := new(firstChunks[[2]perlcompat.Str, [1]perlcompat.Int, [1]perlcompat.Hash, [1]perlcompat.Array, [4]perlcompat.Entry, [2]perlcompat.Value])
+		a := new(firstChunks[[2]perlcompat.Str, [1]perlcompat.Int, [1]perlcompat.Hash, [1]perlcompat.Array, [2]perlcompat.Entry, [2]perlcompat.Value, [64]byte])
 		s.strs, s.ints, s.hashes, s.arrays, s.entries, s.values = a.strs[:], a.ints[:], a.hashes[:], a.arrays[:], a.entries[:], a.values[:]
+		if n == 0 {
+			return s, ""
+		}
+		copy(a.src[:], input)
+		return s, unsafe.String(&a.src[0], n)
 	case n <= 128:
-		a := new(firstChunks[[4]perlcompat.Str, [1]perlcompat.Int, [2]perlcompat.Hash, [1]perlcompat.Array, [8]perlcompat.Entry, [2]perlcompat.Value])
+		a := new(firstChunks[[4]perlcompat.Str, [1]perlcompat.Int, [2]perlcompat.Hash, [1]perlcompat.Array, [8]perlcompat.Entry, [2]perlcompat.Value, struct{}])
 		s.strs, s.ints, s.hashes, s.arrays, s.entries, s.values = a.strs[:], a.ints[:], a.hashes[:], a.arrays[:], a.entries[:], a.values[:]
 	case n <= 256:
-		a := new(firstChunks[[8]perlcompat.Str, [2]perlcompat.Int, [3]perlcompat.Hash, [1]perlcompat.Array, [14]perlcompat.Entry, [4]perlcompat.Value])
+		a := new(firstChunks[[8]perlcompat.Str, [2]perlcompat.Int, [3]perlcompat.Hash, [1]perlcompat.Array, [14]perlcompat.Entry, [4]perlcompat.Value, struct{}])
 		s.strs, s.ints, s.hashes, s.arrays, s.entries, s.values = a.strs[:], a.ints[:], a.hashes[:], a.arrays[:], a.entries[:], a.values[:]
 	case n <= 512:
-		a := new(firstChunks[[12]perlcompat.Str, [4]perlcompat.Int, [4]perlcompat.Hash, [2]perlcompat.Array, [16]perlcompat.Entry, [4]perlcompat.Value])
+		a := new(firstChunks[[12]perlcompat.Str, [4]perlcompat.Int, [4]perlcompat.Hash, [2]perlcompat.Array, [16]perlcompat.Entry, [4]perlcompat.Value, struct{}])
 		s.strs, s.ints, s.hashes, s.arrays, s.entries, s.values = a.strs[:], a.ints[:], a.hashes[:], a.arrays[:], a.entries[:], a.values[:]
 	}
-	return s
+	return s, string(input)
 }
 
 // firstChunks is a small input's first chunk of every kind in one
 // allocation: a request of an envelope hash, a few strings and a from
 // hash costs one allocation for its values instead of one per kind,
-// which was most of the allocations of a small request's decode.
-type firstChunks[S, I, H, A, E, V any] struct {
+// which was most of the allocations of a small request's decode. src
+// holds a tiny input's copy (its bytes are not scanned: the collector
+// knows they hold no pointers).
+type firstChunks[S, I, H, A, E, V, B any] struct {
 	strs    S
 	ints    I
 	hashes  H
 	arrays  A
 	entries E
 	values  V
+	src     B
 }
 
 // chunk is the chunk length for items of about per input bytes each: a

@@ -9,7 +9,25 @@ import (
 
 func TestBoxedValuesReadBackAndSlicesStayInTheirLane(t *testing.T) {
 	for _, n := range []int{0, 64, 100, 200, 400, 2000} { // every first-chunk tier, and none
-		t.Run(strconv.Itoa(n), func(t *testing.T) { testLanes(t, New(n)) })
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			input := make([]byte, n)
+			for i := range input {
+				input[i] = byte(i)
+			}
+			s, src := NewFor(input)
+			if src != string(input) {
+				t.Fatalf("the copy of a %d-byte input differs from it", n)
+			}
+			for i := range input { // a copy: the caller's buffer is reused
+				input[i] = 0xff
+			}
+			testLanes(t, s)
+			for i := 0; i < n; i++ {
+				if src[i] != byte(i) {
+					t.Fatalf("the copy changed at %d: %#x", i, src[i])
+				}
+			}
+		})
 	}
 }
 
