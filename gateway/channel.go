@@ -196,6 +196,10 @@ func (ch *channel) takeRead() {
 func (ch *channel) read() {
 	fr := ch.fr
 	var err error
+	// When an inline handler ended, if the next request was already
+	// buffered then: that request's service starts there, which spares a
+	// clock read per request in a burst (2-3% of a server's CPU per post).
+	var chained int64
 	for {
 		if ch.lent.Load() {
 			ch.sleepLent()
@@ -211,6 +215,8 @@ func (ch *channel) read() {
 		}
 		burst := len(fr.Buffered()) > 0
 		ch.rmu.Unlock()
+		start := chained
+		chained = 0
 		if ok, p := ch.settle(req); ok {
 			if p != nil {
 				if !burst && ch.mayLend(p) {
@@ -228,8 +234,15 @@ func (ch *channel) read() {
 		}
 		if ch.queuedRq.Load() == 0 && ch.hmu.TryLock() {
 			ch.burst.Store(burst)
-			if !ch.runInline(req) {
+			if start == 0 {
+				start = ch.k.clock()
+			}
+			kept, end := ch.runInline(req, start)
+			if !kept {
 				return // the takeover reads on and ends the channel
+			}
+			if burst {
+				chained = end
 			}
 			continue
 		}
@@ -278,26 +291,29 @@ func (ch *channel) readRequest(fr *protocol.FrameReader, retry bool) (*protocol.
 // the worker per request. hmu is held and is released here. It reports
 // whether this goroutine still holds the read role: when the handler runs
 // long, the kernel's watchdog hands reading to a new goroutine.
-func (ch *channel) runInline(req *protocol.Request) bool {
+//
+// start is when the reader started on req (see read); end is when its
+// handler returned, by the same clock.
+func (ch *channel) runInline(req *protocol.Request, start int64) (kept bool, end int64) {
 	ch.inlineRun++
-	start := ch.inlineRun
-	ch.inlineFrom.Store(start)
+	run := ch.inlineRun
+	ch.inlineFrom.Store(run)
 	ch.k.watchInline()
-	ch.k.respond(ch, req, ch.k.clock())
+	end = ch.k.respond(ch, req, start)
 	ch.burst.Store(false) // it said whether this handler's reply should queue
 	// Under hmu: a takeover reader cannot go inline, and reuse
 	// inlineFrom, before this round is settled.
-	kept := ch.inlineFrom.CompareAndSwap(start, 0)
+	kept = ch.inlineFrom.CompareAndSwap(run, 0)
 	if !kept {
 		ch.inlineFrom.Store(0)
 	}
 	ch.k.inlineNow.Add(-1)
 	ch.hmu.Unlock()
 	if kept {
-		return true
+		return true, end
 	}
 	<-ch.moved
-	return false
+	return false, end
 }
 
 // takeOver hands reading to a new goroutine if the handler that started

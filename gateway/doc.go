@@ -49,12 +49,15 @@
 //
 // Goroutines: per channel one reader (for an accepted channel, the
 // goroutine that negotiated it), and a worker and a writer started
-// when first needed (an idle channel is its reader alone). Handlers
+// when first needed (an idle channel is its reader alone). When a
+// channel ends, its reader's goroutine waits up to 2 s, as one of at most
+// 32 spares, to serve the next channel (its stack already grown); Shutdown
+// ends the spares. Handlers
 // run one at a time in arrival order, as in a Perl kernel: on the reader
 // itself when nothing is queued (no hand-off per request), else on the
 // worker. A handler about to wait calls WillBlock (Call does it itself),
-// and one that runs over 5 ms without saying so is noticed by a
-// watchdog: either way reading moves to a new goroutine, so replies to
+// and one that runs over 5 ms (at two ticks of 5 ms in a row) without
+// saying so is noticed by a watchdog: either way reading moves to a new goroutine, so replies to
 // its own calls and a disconnect are still read.
 // A frame someone waits for (a call, a reply) is written by its sender
 // when nothing is queued (a call from Go code only if no other call of

@@ -210,3 +210,73 @@ func TestMaxConnectionsSlotsFreeWhenChannelsCloseOrNegotiationsFail(t *testing.T
 	}
 	dial().Close()
 }
+
+type durationObserver struct {
+	NopObserver
+	mu   sync.Mutex
+	took map[string][]time.Duration
+}
+
+func (o *durationObserver) RequestServed(_ *ChannelInfo, _, st string, _ bool, took time.Duration, _ error) {
+	o.mu.Lock()
+	o.took[st] = append(o.took[st], took)
+	o.mu.Unlock()
+}
+
+// TestEachRequestOfABurstIsTimedFromWhenItsTurnCame: requests that
+// wait in the read buffer behind a slow one are timed from when it was
+// done, not from before it.
+func TestEachRequestOfABurstIsTimedFromWhenItsTurnCame(t *testing.T) {
+	checkGoroutines(t)
+	obs := &durationObserver{took: map[string][]time.Duration{}}
+	cfg := testConfig(t, "Srv")
+	cfg.Observer = obs
+	srv, addr := newKernel(t, cfg)
+	const slow = 3 * time.Millisecond // under the watchdog's takeover
+	srv.HandleFunc("svc/slow", func(context.Context, *Request) (perlcompat.Value, error) {
+		time.Sleep(slow)
+		return nil, nil
+	})
+	srv.HandleFunc("svc/quick", func(context.Context, *Request) (perlcompat.Value, error) { return nil, nil })
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	peer, err := cli.Dial(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 5; round++ {
+		if err := peer.Post(ctx, "svc/slow", round); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 10; i++ {
+			if err := peer.Post(ctx, "svc/quick", i); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := peer.Call(ctx, "IKC/ping", nil); err != nil {
+		t.Fatal(err)
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if len(obs.took["slow"]) != 5 || len(obs.took["quick"]) != 50 {
+		t.Fatalf("served %d slow and %d quick requests, want 5 and 50", len(obs.took["slow"]), len(obs.took["quick"]))
+	}
+	for _, d := range obs.took["slow"] {
+		if d < slow {
+			t.Errorf("a %v handler was timed at %v", slow, d)
+		}
+	}
+	over := 0
+	for _, d := range obs.took["quick"] {
+		if d >= slow {
+			over++
+		}
+	}
+	// One may be unlucky on a busy machine; most being over means their
+	// time counted the slow handler before them.
+	if over > 5 {
+		t.Errorf("%d of 50 quick requests timed at %v or more: they include the slow one before them (%v)", over, slow, obs.took["quick"])
+	}
+}

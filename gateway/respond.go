@@ -88,7 +88,7 @@ func (e *RemoteError) Error() string {
 // reported back as remote_error, unless the request was itself one.
 // ch is nil for a request this kernel posted to itself. start is when
 // serving began (the request duration observers see).
-func (k *Kernel) respond(ch *channel, req *protocol.Request, start int64) {
+func (k *Kernel) respond(ch *channel, req *protocol.Request, start int64) (end int64) {
 	target := req.Target()
 	// The handler's Request and its arguments' storage are one
 	// allocation: a request costs few, and plain ones have one argument.
@@ -128,13 +128,14 @@ func (k *Kernel) respond(ch *channel, req *protocol.Request, start int64) {
 		if err == nil {
 			// Observed before the answer goes out: a caller that has
 			// its answer finds the request counted.
-			k.served(ch, target, req, start, nil)
+			end = k.served(ch, target, req, start, nil)
 			k.reply(ch, req, target.Session, result)
-			return
+			return end
 		}
 	}
-	k.served(ch, target, req, start, err)
+	end = k.served(ch, target, req, start, err)
 	k.requestFailed(ch, req, step, err)
+	return end
 }
 
 type requestAlloc struct {
@@ -142,10 +143,15 @@ type requestAlloc struct {
 	args [2]perlcompat.Value
 }
 
-func (k *Kernel) served(ch *channel, target protocol.Specifier, req *protocol.Request, start int64, err error) {
-	if ch != nil {
-		k.obs.RequestServed(&ch.info, target.Session, target.State, req.IsCall(), time.Duration(k.clock()-start), err)
+// served tells the observer; it returns when (k.clock), or 0 for a
+// request of no channel.
+func (k *Kernel) served(ch *channel, target protocol.Specifier, req *protocol.Request, start int64, err error) int64 {
+	if ch == nil {
+		return 0
 	}
+	end := k.clock()
+	k.obs.RequestServed(&ch.info, target.Session, target.State, req.IsCall(), time.Duration(end-start), err)
+	return end
 }
 
 // invoke runs a handler, turning a panic into an error.
