@@ -31,7 +31,18 @@ func (r *restricted) ForChannel() Freezer {
 	return r
 }
 
+// ClassCheckingThawer is a freezer that asks allow about each class
+// while it decodes (Storable's does, once per class name). RestrictClasses
+// then uses it rather than walking every value it thawed: the walk was 3%
+// of a gateway's CPU per post, and more for big messages.
+type ClassCheckingThawer interface {
+	ThawAllowing(payload []byte, allow func(class string) bool) (Value, error)
+}
+
 func (r *restricted) Thaw(payload []byte) (Value, error) {
+	if cc, ok := r.Freezer.(ClassCheckingThawer); ok {
+		return cc.ThawAllowing(payload, r.allow)
+	}
 	v, err := r.Freezer.Thaw(payload)
 	if err != nil {
 		return v, err

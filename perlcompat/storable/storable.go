@@ -3,6 +3,8 @@ package storable
 import (
 	"errors"
 	"fmt"
+
+	"github.com/ikcgate/ikcgate/perlcompat"
 )
 
 // Storable opcodes ("SX_" markers in Storable.xs). The numbers are part of
@@ -100,8 +102,9 @@ var (
 	ErrBadTag = errors.New("back-reference to unknown tag")
 	// ErrBadClassIndex: SX_IX_BLESS names a class not yet seen.
 	ErrBadClassIndex = errors.New("unknown class index")
-	// ErrClassNotAllowed: Decoder.AllowClass refused a class name.
-	ErrClassNotAllowed = errors.New("class not allowed")
+	// ErrClassNotAllowed: Decoder.AllowClass refused a class name. It is
+	// perlcompat's, which RestrictClasses reports for every freezer.
+	ErrClassNotAllowed = perlcompat.ErrClassNotAllowed
 	// ErrMalformed: opcodes in an order Storable never writes (a bless
 	// marker directly inside another, a v-string over a non-string).
 	ErrMalformed = errors.New("malformed image")

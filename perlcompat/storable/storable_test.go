@@ -289,6 +289,31 @@ func TestThawAllowClassRefuses(t *testing.T) {
 	}
 }
 
+// TestRestrictClassesAsksStorableWhileItDecodes: a restricted Storable
+// freezer checks classes during the thaw, once per class name and in
+// image order (the walk of the result would ask per blessed container,
+// the last first), and the decoder's own AllowClass still applies.
+func TestRestrictClassesAsksStorableWhileItDecodes(t *testing.T) {
+	img := mustHex(t, "050b0200000003041103466f6f020000000004120003000000000411034261720200000000")
+	var asked []string
+	allow := func(c string) bool { asked = append(asked, c); return c == "Foo" }
+	_, err := P.RestrictClasses(Freezer{}, allow).Thaw(img)
+	if !errors.Is(err, P.ErrClassNotAllowed) || !strings.Contains(err.Error(), `"Bar"`) {
+		t.Fatalf("err = %v", err)
+	}
+	if diff := cmp.Diff([]string{"Foo", "Bar"}, asked); diff != "" {
+		t.Errorf("allow calls (-want +got):\n%s", diff)
+	}
+	asked = nil
+	own := Freezer{Decoder: Decoder{AllowClass: func(c string) bool { return c != "Foo" }}}
+	if _, err := P.RestrictClasses(own, func(string) bool { return true }).Thaw(img); !errors.Is(err, P.ErrClassNotAllowed) || !strings.Contains(err.Error(), `"Foo"`) {
+		t.Errorf("the decoder's own AllowClass refusing Foo: err = %v", err)
+	}
+	if v, err := P.RestrictClasses(Freezer{}, func(string) bool { return true }).Thaw(img); err != nil || v == nil {
+		t.Errorf("every class allowed: %v, %v", v, err)
+	}
+}
+
 func TestThawDefaultDepthAcceptsWhatPerlFreezes(t *testing.T) {
 	// 512 nested arrays is the most Storable 3.26's nfreeze writes with
 	// $Storable::recursion_limit = 512; one more level is refused here.
