@@ -79,10 +79,22 @@ const (
 // STR_UTF8, and bytes after the root item other than PAD (Perl ignores
 // them). Duplicate hash keys are an error, as in Perl.
 func (f *Freezer) Thaw(payload []byte) (v perlcompat.Value, err error) {
+	return f.thaw(payload, nil)
+}
+
+// ThawAllowing is Thaw that fails with perlcompat.ErrClassNotAllowed on
+// an OBJECT whose class allow refuses, asking once per class name
+// written (an OBJECTV reuses a name already asked about).
+func (f *Freezer) ThawAllowing(payload []byte, allow func(class string) bool) (perlcompat.Value, error) {
+	return f.thaw(payload, allow)
+}
+
+func (f *Freezer) thaw(payload []byte, allow func(string) bool) (v perlcompat.Value, err error) {
 	d, err := f.newDecoder(payload)
 	if err != nil {
 		return nil, err
 	}
+	d.allow = allow
 	defer func() {
 		// Last line of defence only: every path above validates before
 		// it indexes or allocates. A panic here is a bug; report it as a
@@ -121,6 +133,7 @@ func (e *entity) refTo() perlcompat.Value {
 }
 
 type decoder struct {
+	allow func(class string) bool // nil: every class
 	body  []byte
 	sbody string // body copied once: decoded strings are slices of it
 
@@ -731,6 +744,9 @@ func (d *decoder) className(at int, tag byte) (string, error) {
 		d.classes = make(map[int]string)
 	}
 	c := s.Chars()
+	if d.allow != nil && !d.allow(c) {
+		return "", d.errf(cat, "%w: %q", perlcompat.ErrClassNotAllowed, c)
+	}
 	d.classes[cat+d.base] = c
 	return c, nil
 }

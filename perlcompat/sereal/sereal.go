@@ -70,7 +70,10 @@ type Freezer struct {
 	peer       *atomic.Int32 // per channel: the version the peer last wrote
 }
 
-var _ perlcompat.ChannelFreezer = (*Freezer)(nil)
+var (
+	_ perlcompat.ChannelFreezer      = (*Freezer)(nil)
+	_ perlcompat.ClassCheckingThawer = (*Freezer)(nil)
+)
 
 // ForChannel returns a copy for one channel, which answers in the
 // protocol version the peer writes when that is older than ProtocolVersion.

@@ -500,3 +500,27 @@ func TestNameIsConfigurable(t *testing.T) {
 		t.Errorf("name %q", n)
 	}
 }
+
+// TestRestrictClassesAsksSerealWhileItDecodes: a restricted Sereal
+// freezer checks each class as its OBJECT is read, in document order
+// (the walk of the result would start from the last), and refuses.
+func TestRestrictClassesAsksSerealWhileItDecodes(t *testing.T) {
+	f := newFreezer(t, sereal.Config{})
+	doc, err := f.Freeze(nil, perlcompat.NewArray(
+		&perlcompat.Hash{Class: "Foo"}, &perlcompat.Hash{Class: "Foo"}, &perlcompat.Hash{Class: "Bar"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asked []string
+	allow := func(c string) bool { asked = append(asked, c); return c == "Foo" }
+	_, err = perlcompat.RestrictClasses(f, allow).Thaw(doc)
+	if !errors.Is(err, perlcompat.ErrClassNotAllowed) || !strings.Contains(err.Error(), `"Bar"`) {
+		t.Fatalf("err = %v", err)
+	}
+	if len(asked) == 0 || asked[0] != "Foo" || asked[len(asked)-1] != "Bar" {
+		t.Errorf("asked about %q, want Foo first and Bar last (document order)", asked)
+	}
+	if v, err := perlcompat.RestrictClasses(f.ForChannel(), func(string) bool { return true }).Thaw(doc); err != nil || v == nil {
+		t.Errorf("every class allowed, per-channel copy: %v, %v", v, err)
+	}
+}
