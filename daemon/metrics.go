@@ -33,7 +33,7 @@ type metrics struct {
 	bytesSent         prometheus.Counter
 	requests          *prometheus.CounterVec
 	requestErrors     *prometheus.CounterVec
-	requestDuration   *prometheus.HistogramVec
+	requestDuration   *prometheus.Desc // collected from stateSeries.duration (durationCollector)
 	calls             *prometheus.CounterVec
 	callDuration      prometheus.Histogram
 	remoteErrors      *prometheus.CounterVec
@@ -57,7 +57,7 @@ type metrics struct {
 // looked its labels up.
 type stateSeries struct {
 	session, state string
-	duration       prometheus.Observer
+	duration       durationHistogram
 	posts, calls   lazyCounter
 	errs           lazyCounter
 }
@@ -88,7 +88,7 @@ func newMetrics(version string, upstreams func() map[[2]string]bool) *metrics {
 	m.bytesSent = prometheus.NewCounter(prometheus.CounterOpts{Name: "ikcgate_frame_bytes_sent_total", Help: "Frame payload bytes sent."})
 	m.requests = f(prometheus.CounterOpts{Name: "ikcgate_requests_total", Help: "Requests served, by session, state and type (post or call)."}, []string{"session", "state", "type"})
 	m.requestErrors = f(prometheus.CounterOpts{Name: "ikcgate_request_errors_total", Help: "Requests that failed or were refused, by session and state."}, []string{"session", "state"})
-	m.requestDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ikcgate_request_duration_seconds", Help: "Time to serve a request, by session and state.", Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10)}, []string{"session", "state"})
+	m.requestDuration = prometheus.NewDesc("ikcgate_request_duration_seconds", "Time to serve a request, by session and state.", []string{"session", "state"}, nil)
 	m.calls = f(prometheus.CounterOpts{Name: "ikcgate_calls_total", Help: "Calls this kernel made (to upstreams), by result (ok or error)."}, []string{"result"})
 	m.callsOK, m.callsErr = m.calls.WithLabelValues("ok"), m.calls.WithLabelValues("error")
 	m.callDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ikcgate_call_duration_seconds", Help: "Latency of calls this kernel made.", Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10)})
@@ -100,7 +100,7 @@ func newMetrics(version string, upstreams func() map[[2]string]bool) *metrics {
 	info.Set(1)
 	m.upstreamUpDesc = prometheus.NewDesc("ikcgate_upstream_up", "1 when the upstream route's channel is connected.", []string{"route", "address"}, nil)
 	m.reg.MustRegister(m.connectionsOpen, m.channelsOpened, m.channelsClosed, m.negotiations, m.negotiationFailed,
-		m.framesReceived, m.framesSent, m.bytesReceived, m.bytesSent, m.requests, m.requestErrors, m.requestDuration,
+		m.framesReceived, m.framesSent, m.bytesReceived, m.bytesSent, m.requests, m.requestErrors, durationCollector{m},
 		m.calls, m.callDuration, m.remoteErrors, m.reloads, m.ready, m.draining, info, upstreamCollector{m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, role := range []string{"server", "client"} {
@@ -160,7 +160,7 @@ func (m *metrics) series(session, state string) *stateSeries {
 			return ss
 		}
 	}
-	ss = &stateSeries{session: k[0], state: k[1], duration: m.requestDuration.WithLabelValues(k[0], k[1])}
+	ss = &stateSeries{session: k[0], state: k[1]}
 	m.states[k] = ss
 	return ss
 }
@@ -235,7 +235,7 @@ func (m *metrics) RequestServed(_ *gateway.ChannelInfo, session, state string, c
 	if err != nil {
 		ss.errs.inc(m.requestErrors, ss.session, ss.state)
 	}
-	ss.duration.Observe(took.Seconds())
+	ss.duration.observe(took)
 }
 
 func (m *metrics) CallFinished(_ string, took time.Duration, err error) {
@@ -265,5 +265,60 @@ func init() {
 		for _, step := range []string{"request", "check", "resolve", "invocation"} {
 			knownOperations[side+step] = true
 		}
+	}
+}
+
+// durationBounds are the request-duration buckets' upper bounds
+// (Prometheus's le): 0.5 ms, then 4 times the one before, ten of them.
+var durationBounds = func() (b [10]time.Duration) {
+	d := 500 * time.Microsecond
+	for i := range b {
+		b[i] = d
+		d *= 4
+	}
+	return b
+}()
+
+// durationHistogram is one state's request durations, observed with two
+// atomic adds. Prometheus's Histogram.Observe took 40 ns, half of the
+// metrics' cost per request and 3% of a gateway's CPU per post.
+type durationHistogram struct {
+	counts [len(durationBounds) + 1]atomic.Uint64 // per bucket (not cumulative); the last is +Inf
+	sum    atomic.Int64                           // nanoseconds
+}
+
+func (h *durationHistogram) observe(d time.Duration) {
+	d = max(d, 0)
+	i := 0
+	for i < len(durationBounds) && d > durationBounds[i] {
+		i++
+	}
+	h.counts[i].Add(1)
+	h.sum.Add(int64(d))
+}
+
+// durationCollector exports every state's durationHistogram as
+// ikcgate_request_duration_seconds.
+type durationCollector struct{ m *metrics }
+
+func (c durationCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.m.requestDuration }
+
+func (c durationCollector) Collect(ch chan<- prometheus.Metric) {
+	c.m.stateMu.RLock()
+	series := make([]*stateSeries, 0, len(c.m.states))
+	for _, ss := range c.m.states {
+		series = append(series, ss)
+	}
+	c.m.stateMu.RUnlock()
+	for _, ss := range series {
+		h := &ss.duration
+		buckets := make(map[float64]uint64, len(durationBounds))
+		var n uint64
+		for i, b := range durationBounds {
+			n += h.counts[i].Load()
+			buckets[b.Seconds()] = n
+		}
+		n += h.counts[len(durationBounds)].Load()
+		ch <- prometheus.MustNewConstHistogram(c.m.requestDuration, n, time.Duration(h.sum.Load()).Seconds(), buckets, ss.session, ss.state)
 	}
 }

@@ -3,8 +3,13 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"math"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // series counts the registry's series of the metric family name, and
@@ -53,5 +58,53 @@ func TestRequestSeriesAppearWithFirstUseAndAreBounded(t *testing.T) {
 	n, v = seriesOf(t, m, "ikcgate_request_duration_seconds", map[string]string{"session": "_other", "state": "_other"})
 	if n != maxStateLabels+1 || v != 12 {
 		t.Errorf("durations: %d series (want %d: the bound plus _other), _other observed %v (want 12)", n, maxStateLabels+1, v)
+	}
+}
+
+// TestRequestDurationsBucketAsAPrometheusHistogramDoes: the daemon's own
+// histogram gives what client_golang's Histogram gives for the same
+// observations, boundaries included.
+func TestRequestDurationsBucketAsAPrometheusHistogramDoes(t *testing.T) {
+	m := newMetrics("test", nil)
+	ref := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ref", Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10)})
+	for _, d := range []time.Duration{0, time.Nanosecond, 499 * time.Microsecond, 500 * time.Microsecond, 501 * time.Microsecond,
+		2 * time.Millisecond, 3 * time.Millisecond, 131072 * time.Millisecond, 131073 * time.Millisecond, time.Hour} {
+		m.RequestServed(nil, "s", "t", false, d, nil)
+		ref.Observe(d.Seconds())
+	}
+	var want, got *dto.Histogram
+	var wm dto.Metric
+	if err := ref.Write(&wm); err != nil {
+		t.Fatal(err)
+	}
+	want = wm.GetHistogram()
+	mfs, err := m.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "ikcgate_request_duration_seconds" && len(mf.GetMetric()) == 1 {
+			got = mf.GetMetric()[0].GetHistogram()
+		}
+	}
+	if got == nil {
+		t.Fatal("no ikcgate_request_duration_seconds series")
+	}
+	if got.GetSampleCount() != want.GetSampleCount() || math.Abs(got.GetSampleSum()-want.GetSampleSum()) > 1e-6 {
+		t.Errorf("count %d sum %v, want %d %v", got.GetSampleCount(), got.GetSampleSum(), want.GetSampleCount(), want.GetSampleSum())
+	}
+	type bucket struct {
+		Le    float64
+		Count uint64
+	}
+	var wb, gb []bucket
+	for _, b := range want.GetBucket() {
+		wb = append(wb, bucket{b.GetUpperBound(), b.GetCumulativeCount()})
+	}
+	for _, b := range got.GetBucket() {
+		gb = append(gb, bucket{b.GetUpperBound(), b.GetCumulativeCount()})
+	}
+	if diff := cmp.Diff(wb, gb); diff != "" {
+		t.Errorf("buckets (-client_golang +ours):\n%s", diff)
 	}
 }
