@@ -568,3 +568,56 @@ func TestIsTimeoutFindsATimeoutThroughWrapping(t *testing.T) {
 		}
 	}
 }
+
+// floodThenTrickle serves a flood (every read filled) and then frames one
+// at a time, recording the room each read was given.
+type floodThenTrickle struct {
+	flood, trickle []byte
+	rooms          []int
+}
+
+func (r *floodThenTrickle) Read(p []byte) (int, error) {
+	r.rooms = append(r.rooms, len(p))
+	if len(r.flood) > 0 {
+		n := copy(p, r.flood)
+		r.flood = r.flood[n:]
+		return n, nil
+	}
+	if len(r.trickle) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p[:min(len(p), 10)], r.trickle) // "5\x00hello" + part of the next
+	r.trickle = r.trickle[n:]
+	return n, nil
+}
+
+func TestFrameReaderReadsBigChunksInAFloodAndShrinksWhenItEnds(t *testing.T) {
+	post := strings.Repeat("p", 56) // a Go kernel's post is about 60 bytes
+	var payloads []string
+	for i := 0; i < 5000; i++ {
+		payloads = append(payloads, post)
+	}
+	r := &floodThenTrickle{flood: frameTestStream(t, payloads...), trickle: frameTestStream(t, "hello", "world", "again")}
+	fr := NewFrameReader(r, nil, 0)
+	for i := range payloads {
+		if p, err := fr.ReadFrame(); err != nil || string(p) != post {
+			t.Fatalf("flood frame %d: %q, %v", i, p, err)
+		}
+	}
+	reads := len(r.rooms)
+	// About 300 KB: at 4 KiB a read that is 75 reads; at 64 KiB, 5.
+	if reads > 12 {
+		t.Errorf("%d reads for %d bytes of frames, rooms %v: the buffer did not grow in the flood", reads, 5000*60, r.rooms)
+	}
+	for _, want := range []string{"hello", "world", "again"} {
+		if p, err := fr.ReadFrame(); err != nil || string(p) != want {
+			t.Fatalf("trickle frame: %q, %v; want %q", p, err, want)
+		}
+	}
+	if _, err := fr.ReadFrame(); err != io.EOF {
+		t.Fatalf("end: %v", err)
+	}
+	if cap(fr.buf) > frameReadChunk {
+		t.Errorf("buffer kept at %d bytes after the flood ended, want %d", cap(fr.buf), frameReadChunk)
+	}
+}
