@@ -695,6 +695,43 @@ func dialDoubler(ctx context.Context, t *testing.T, addr string, delay time.Dura
 	return peer
 }
 
+// holdAndCallOver starts a call to srv's svc/hold on peer's channel; the
+// handler (willBlock: after WillBlock) waits for the test, having started
+// on the channel's reader. Meanwhile srv calls the client over that same
+// channel: answered only if reading moved on. It then releases the
+// handler and checks its call ended well.
+func holdAndCallOver(ctx context.Context, t *testing.T, srv *Kernel, peer *Peer, willBlock bool) {
+	t.Helper()
+	release, entered := make(chan struct{}), make(chan struct{})
+	srv.HandleFunc("svc/hold", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
+		if willBlock {
+			WillBlock(ctx)
+		}
+		close(entered)
+		<-release
+		return perlcompat.Text("held"), nil
+	})
+	held := make(chan error, 1)
+	go func() {
+		_, err := peer.Call(ctx, "svc/hold", nil)
+		held <- err
+	}()
+	<-entered
+	for i := 0; i < 3; i++ { // each a round trip over the held handler's channel
+		hctx, hcancel := context.WithTimeout(ctx, 3*time.Second)
+		got, err := srv.Call(hctx, "poe://Cli/cli/double", 21)
+		hcancel()
+		if err != nil || got != perlcompat.Int(42) {
+			close(release)
+			t.Fatalf("call %d over the held handler's channel: %v, %v", i, got, err)
+		}
+	}
+	close(release)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestAHandlerThatSaysItWillBlockLeavesItsChannelRead: with the watchdog
 // stretched to an hour, only WillBlock (and Call, which uses it) can hand
 // reading on. A handler waits for something that needs its own channel
@@ -704,39 +741,13 @@ func TestAHandlerThatSaysItWillBlockLeavesItsChannelRead(t *testing.T) {
 	checkGoroutines(t)
 	srv, addr := newKernel(t, testConfig(t, "Srv"))
 	srv.inlineTakeover, srv.watchTick = time.Hour, time.Hour
-	release, entered := make(chan struct{}), make(chan struct{})
-	srv.HandleFunc("svc/hold", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
-		WillBlock(ctx)
-		close(entered)
-		<-release
-		return perlcompat.Text("held"), nil
-	})
 	srv.HandleFunc("svc/back", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
 		return srv.Call(ctx, "poe://Cli/cli/double", r.Arg(0))
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	peer := dialDoubler(ctx, t, addr, 0)
-
-	held := make(chan error, 1)
-	go func() {
-		_, err := peer.Call(ctx, "svc/hold", nil)
-		held <- err
-	}()
-	// svc/hold now waits, having started on the reader (nothing else is
-	// queued). The server's call to the client is answered over the same
-	// channel: only if WillBlock handed reading on.
-	<-entered
-	hctx, hcancel := context.WithTimeout(ctx, 3*time.Second)
-	got, err := srv.Call(hctx, "poe://Cli/cli/double", 21)
-	hcancel()
-	if err != nil || got != perlcompat.Int(42) {
-		t.Fatalf("call over the held handler's channel: %v, %v", got, err)
-	}
-	close(release)
-	if err := <-held; err != nil {
-		t.Fatal(err)
-	}
+	holdAndCallOver(ctx, t, srv, peer, true)
 	// A handler calling back over its own channel: Call hands on reading.
 	cctx, ccancel := context.WithTimeout(ctx, 3*time.Second)
 	defer ccancel()
@@ -752,33 +763,9 @@ func TestAHandlerThatSaysItWillBlockLeavesItsChannelRead(t *testing.T) {
 func TestTheWatchdogMovesReadingOffAHandlerThatBlocksWithoutSaying(t *testing.T) {
 	checkGoroutines(t)
 	srv, addr := newKernel(t, testConfig(t, "Srv"))
-	release, entered := make(chan struct{}), make(chan struct{})
-	srv.HandleFunc("svc/hold", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
-		close(entered)
-		<-release
-		return perlcompat.Text("held"), nil
-	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	peer := dialDoubler(ctx, t, addr, 0)
-	held := make(chan error, 1)
-	go func() {
-		_, err := peer.Call(ctx, "svc/hold", nil)
-		held <- err
-	}()
-	<-entered
-	for i := 0; i < 3; i++ { // each a round trip over the held handler's channel
-		hctx, hcancel := context.WithTimeout(ctx, 3*time.Second)
-		got, err := srv.Call(hctx, "poe://Cli/cli/double", 21)
-		hcancel()
-		if err != nil || got != perlcompat.Int(42) {
-			t.Fatalf("call %d over the held handler's channel: %v, %v", i, got, err)
-		}
-	}
-	close(release)
-	if err := <-held; err != nil {
-		t.Fatal(err)
-	}
+	holdAndCallOver(ctx, t, srv, dialDoubler(ctx, t, addr, 0), false)
 }
 
 // TestAHandlerCallingBackOverItsOwnChannelGetsTheReply: handlers run on
