@@ -18,7 +18,8 @@
 // (with the Perl adapters ikcgate::Sereal and ikcgate::JSON in
 // perlcompat/perl/lib), freezethaw, and dumper, a parser of
 // POE::Component::IKC::Freezer's Data::Dumper text that never evaluates it.
-// RestrictClasses wraps any of them with a class allow-list; a
+// RestrictClasses wraps any of them with a class allow-list (Storable and
+// Sereal, ClassCheckingThawers, check classes as they decode); a
 // ChannelFreezer keeps state per channel (Sereal answers each peer in the
 // version it writes). Every decoder bounds depth and allocation by the
 // bytes it was given and never panics on peer data.
