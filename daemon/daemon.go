@@ -391,13 +391,6 @@ func (d *Daemon) listen(cfg *Config) ([]net.Listener, error) {
 	return out, nil
 }
 
-// TCP keepalive on accepted connections, as Go sets it by default: probes
-// after 15 s idle, every 15 s, 9 of them.
-const (
-	keepAliveIdle  = 15
-	keepAliveCount = 9
-)
-
 // removeStaleSocket removes a unix socket file nobody listens on (left by
 // a process that died), so that a restart can bind it again.
 func removeStaleSocket(p string, log hclog.Logger) {

@@ -5,6 +5,13 @@ import (
 	"syscall"
 )
 
+// TCP keepalive on accepted connections, as Go sets it by default: probes
+// after 15 s idle, every 15 s, 9 of them.
+const (
+	keepAliveIdle  = 15
+	keepAliveCount = 9
+)
+
 // listenConfig sets TCP keepalive on the listening socket, where Linux
 // copies it to every accepted one, instead of Go setting it on each
 // accepted connection: four setsockopt calls per connection, 3% of the

@@ -56,9 +56,10 @@
 // run one at a time in arrival order, as in a Perl kernel: on the reader
 // itself when nothing is queued (no hand-off per request), else on the
 // worker. A handler about to wait calls WillBlock (Call does it itself),
-// and one that runs over 5 ms (at two ticks of 5 ms in a row) without
-// saying so is noticed by a watchdog: either way reading moves to a new goroutine, so replies to
-// its own calls and a disconnect are still read.
+// and one that runs over 5 ms (seen at two ticks of 5 ms in a row)
+// without saying so is noticed by a watchdog: either way reading moves
+// to a new goroutine, so replies to its own calls and a disconnect are
+// still read.
 // A frame someone waits for (a call, a reply) is written by its sender
 // when nothing is queued (a call from Go code only if no other call of
 // ours awaits a reply: pipelining callers share writes; a call forwarded

@@ -21,9 +21,11 @@ type Observer interface {
 	FrameSent(c *ChannelInfo, bytes int)
 	// RequestServed: a request for a published state was handled (or
 	// refused: err says why), just before its answer is sent; took is
-	// the time until then from when the channel's reader started on it
-	// (for a request that arrived in a burst behind another, when the
-	// one before it was done). call is true when a reply was asked for.
+	// the time since its handling began: when the reader had decoded it,
+	// or, for one that arrived in a burst behind another the reader
+	// handled, when that one was done (so its decoding counts); for a
+	// request queued to the worker, when the worker took it. call is
+	// true when a reply was asked for.
 	RequestServed(c *ChannelInfo, session, state string, call bool, took time.Duration, err error)
 	// CallFinished: a call this kernel made got its reply or failed.
 	CallFinished(target string, took time.Duration, err error)

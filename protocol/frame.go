@@ -197,7 +197,8 @@ func frameEOF(rest []byte, max int) error {
 const (
 	// frameReadChunk is how much FrameReader asks its reader for at once.
 	frameReadChunk = 4 << 10 // grows while reads fill it; idle channels stay small
-	// frameIdleBuffer is the buffer size FrameReader keeps between frames;
+	// frameIdleBuffer is the largest buffer FrameReader keeps between
+	// frames, and its size while reads fill it (a flood of small frames);
 	// a larger buffer left by a big frame is dropped once it is drained.
 	frameIdleBuffer = 64 << 10
 )
