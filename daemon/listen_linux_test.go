@@ -1,19 +1,49 @@
 package daemon
 
 import (
-	"context"
 	"net"
+	"strings"
 	"syscall"
 	"testing"
 )
 
+// TestAcceptedConnectionsInheritTheListenersKeepalive opens the daemon's
+// listeners as Run does and checks a connection it accepts.
 func TestAcceptedConnectionsInheritTheListenersKeepalive(t *testing.T) {
-	lc := listenConfig()
-	l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	src := strings.Replace(testConfigHCL, `listen = ["tcp 127.0.0.1:0"]`, `listen = ["tcp 127.0.0.1:0", "unix:`+t.TempDir()+`/k.sock"]`, 1)
+	cfg, err := ParseConfig("test.hcl", []byte(src), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	d, err := New(cfg, Options{Logger: testLogger(t, "ikcgate")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lns, err := d.listen(cfg)
+	if err != nil {
+		t.Fatalf("listening on TCP and unix: %v", err)
+	}
+	for _, l := range lns {
+		defer l.Close()
+	}
+	if len(lns) != 2 || lns[1].Addr().Network() != "unix" {
+		t.Fatalf("listeners %v, want a TCP and a unix one", lns)
+	}
+	l := lns[0]
+	// Set on the listening socket itself (Go's own listener leaves it
+	// off there and sets it per accepted connection instead).
+	lrc, err := l.(*net.TCPListener).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var on int
+	var gerr error
+	if err := lrc.Control(func(fd uintptr) { on, gerr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE) }); err != nil || gerr != nil {
+		t.Fatal(err, gerr)
+	}
+	if on != 1 {
+		t.Errorf("listening socket's SO_KEEPALIVE = %d, want 1", on)
+	}
 	c, err := net.Dial("tcp", l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -51,13 +81,4 @@ func TestAcceptedConnectionsInheritTheListenersKeepalive(t *testing.T) {
 			t.Errorf("accepted connection's %s = %d, want %d", o.name, got, o.want)
 		}
 	}
-}
-
-func TestUnixListenersTakeNoTCPOptions(t *testing.T) {
-	lc := listenConfig()
-	l, err := lc.Listen(context.Background(), "unix", t.TempDir()+"/k.sock")
-	if err != nil {
-		t.Fatalf("listening on a unix socket: %v", err)
-	}
-	l.Close()
 }
