@@ -84,6 +84,16 @@ func newKernel(t *testing.T, cfg Config) (*Kernel, string) {
 	return k, l.Addr().String()
 }
 
+// mustDial dials addr from k, failing the test if it cannot.
+func mustDial(ctx context.Context, t *testing.T, k *Kernel, addr string) *Peer {
+	t.Helper()
+	p, err := k.Dial(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func echo(_ context.Context, r *Request) (perlcompat.Value, error) { return r.Arg(0), nil }
 
 func TestGoClientCallsGoServerAndGetsTheReply(t *testing.T) {

@@ -97,10 +97,7 @@ func TestAPostFromThePeerIsReadWhileTheRoleIsLentAndAfter(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	p, err := cli.Dial(ctx, "tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustDial(ctx, t, cli, addr)
 	waitRegistered(srv, "Cli")
 	sequentialCalls(t, p, 20)
 	for i := 0; i < 20; i++ {
@@ -318,10 +315,7 @@ func TestAPeerClosingWhileACallerLeadsFailsTheCallAtOnce(t *testing.T) {
 	lendLong(cli)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	p, err := cli.Dial(ctx, "tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustDial(ctx, t, cli, addr)
 	lentNow(t, p)
 	led := p.ch.leads.Load()
 	errc := make(chan error, 1)

@@ -241,10 +241,7 @@ func TestEachRequestOfABurstIsTimedFromWhenItsTurnCame(t *testing.T) {
 	cli, _ := newKernel(t, testConfig(t, "Cli"))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	peer, err := cli.Dial(ctx, "tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	peer := mustDial(ctx, t, cli, addr)
 	for round := 0; round < 5; round++ {
 		if err := peer.Post(ctx, "svc/slow", round); err != nil {
 			t.Fatal(err)

@@ -13,17 +13,11 @@ func TestTheGoroutineOfAClosedChannelServesTheNextConnection(t *testing.T) {
 	cli, _ := newKernel(t, testConfig(t, "Cli"))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	p, err := cli.Dial(ctx, "tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustDial(ctx, t, cli, addr)
 	p.Close()
 	<-p.Done()
 	waitFor(t, "one spare goroutine on the server after its channel closed", func() bool { return srv.spares.Load() == 1 })
-	p, err = cli.Dial(ctx, "tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p = mustDial(ctx, t, cli, addr)
 	waitFor(t, "the spare serving the next channel", func() bool { return srv.spares.Load() == 0 })
 	if v, err := p.Call(ctx, "svc/echo", "on a spare"); err != nil || v == nil {
 		t.Fatalf("call on the channel a spare serves: %v, %v", v, err)
@@ -41,11 +35,7 @@ func TestSpareGoroutinesAreCappedAndLeaveWhenIdle(t *testing.T) {
 	n := 2 * maxSpares
 	peers := make([]*Peer, n)
 	for i := range peers {
-		p, err := cli.Dial(ctx, "tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		peers[i] = p
+		peers[i] = mustDial(ctx, t, cli, addr)
 	}
 	for _, p := range peers {
 		p.Close()
