@@ -75,6 +75,13 @@ func BenchmarkThaw(b *testing.B) {
 		}
 		benchThaw(b, img)
 	})
+	b.Run("go-post-by-id", func(b *testing.B) { // the same, addressed by kernel ID as Peer.Post does: 82 bytes
+		img, err := NFreeze(nil, hash("event", s("poe://ikcgate.example-6923a6f0-000004d2-00000001/demo/count"), "params", arr(P.Int(1))))
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchThaw(b, img)
+	})
 	b.Run("1MB", func(b *testing.B) {
 		img, err := NFreeze(nil, bigValue())
 		if err != nil {

@@ -8,7 +8,7 @@ import (
 )
 
 func TestBoxedValuesReadBackAndSlicesStayInTheirLane(t *testing.T) {
-	for _, n := range []int{0, 64, 100, 200, 400, 2000} { // every first-chunk tier, and none
+	for _, n := range []int{0, 64, 65, 128, 129, 256, 257, 400, 2000} { // every first-chunk tier, and none
 		t.Run(strconv.Itoa(n), func(t *testing.T) {
 			input := make([]byte, n)
 			for i := range input {
@@ -56,5 +56,21 @@ func testLanes(t *testing.T, s Slab) {
 	}
 	if h, a := s.Hash(), s.Array(); h == s.Hash() || a == s.Array() {
 		t.Fatal("a container was handed out twice")
+	}
+}
+
+// A request of up to 256 bytes, Go's posts addressed by kernel ID and
+// Perl's calls among them, gets its copy and its first chunks in one
+// allocation.
+func TestASmallInputCostsOneAllocation(t *testing.T) {
+	for _, n := range []int{1, 64, 82, 128, 150, 256} {
+		input := make([]byte, n)
+		var src string
+		if allocs := testing.AllocsPerRun(100, func() { _, src = NewFor(input) }); allocs != 1 {
+			t.Errorf("NewFor of %d bytes: %v allocations, want 1", n, allocs)
+		}
+		if len(src) != n {
+			t.Errorf("NewFor of %d bytes: a copy of %d", n, len(src))
+		}
 	}
 }
