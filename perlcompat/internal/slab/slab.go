@@ -32,9 +32,11 @@ type Slab struct {
 func NewFor(input []byte) (Slab, string) {
 	n := len(input)
 	s := Slab{input: n}
-	// Sized for IKC's messages: a 60-byte post of one string and an
-	// array (a hash of 2 entries), a 150-byte Perl call with from and
-	// rsvp hashes (3 hashes, 13 entries).
+	// Sized for IKC's messages: up to 128 bytes, a post or a reply of
+	// one string and an array (a hash of 2 entries; 60 bytes addressed by
+	// kernel name, 80-100 by kernel ID); up to 256, a call with from and
+	// rsvp hashes (3 hashes, 13 entries). Chunks under 512 bytes also
+	// spare the allocator a type header.
 	switch {
 	case n <= 64:
 		a := new(firstChunks[[2]perlcompat.Str, [1]perlcompat.Int, [1]perlcompat.Hash, [1]perlcompat.Array, [2]perlcompat.Entry, [2]perlcompat.Value, [64]byte])
@@ -45,7 +47,7 @@ func NewFor(input []byte) (Slab, string) {
 		copy(a.src[:], input)
 		return s, unsafe.String(&a.src[0], n)
 	case n <= 128:
-		a := new(firstChunks[[4]perlcompat.Str, [1]perlcompat.Int, [2]perlcompat.Hash, [1]perlcompat.Array, [8]perlcompat.Entry, [2]perlcompat.Value, [128]byte])
+		a := new(firstChunks[[2]perlcompat.Str, [1]perlcompat.Int, [1]perlcompat.Hash, [1]perlcompat.Array, [2]perlcompat.Entry, [2]perlcompat.Value, [128]byte])
 		s.strs, s.ints, s.hashes, s.arrays, s.entries, s.values = a.strs[:], a.ints[:], a.hashes[:], a.arrays[:], a.entries[:], a.values[:]
 		copy(a.src[:], input)
 		return s, unsafe.String(&a.src[0], n)
