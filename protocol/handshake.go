@@ -163,5 +163,14 @@ func handshake(ctx context.Context, conn io.ReadWriter, n lineNegotiator, first 
 		if n.Done() {
 			return n.Result(), slices.Clone(lr.Buffered()), nil
 		}
+		if len(send) == 0 && len(lr.Buffered()) == 0 {
+			// A line that draws no answer (a legacy client's DONE) is
+			// acknowledged at once. Perl's ClientLite writes without
+			// TCP_NODELAY, so its next line (FREEZER) waits until the
+			// last is acknowledged, and Linux delays that ACK by 40 ms
+			// when no answer carries it: without this every legacy
+			// ClientLite connection stalled 40 ms, on Perl servers too.
+			ackNow(conn)
+		}
 	}
 }
