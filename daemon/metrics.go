@@ -91,7 +91,7 @@ func newMetrics(version string, upstreams func() map[[2]string]bool) *metrics {
 	m.requestDuration = prometheus.NewDesc("ikcgate_request_duration_seconds", "Time to serve a request, by session and state.", []string{"session", "state"}, nil)
 	m.calls = f(prometheus.CounterOpts{Name: "ikcgate_calls_total", Help: "Calls this kernel made (to upstreams), by result (ok or error)."}, []string{"result"})
 	m.callsOK, m.callsErr = m.calls.WithLabelValues("ok"), m.calls.WithLabelValues("error")
-	m.callDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ikcgate_call_duration_seconds", Help: "Latency of calls this kernel made.", Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10)})
+	m.callDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ikcgate_call_duration_seconds", Help: "Latency of calls this kernel made.", Buckets: durationSeconds()})
 	m.remoteErrors = f(prometheus.CounterOpts{Name: "ikcgate_ikc_errors_total", Help: "Errors reported to IKC monitors, by operation (local-check, remote-invocation, ...)."}, []string{"operation"})
 	m.reloads = f(prometheus.CounterOpts{Name: "ikcgate_config_reloads_total", Help: "Configuration reloads, by result (ok or error)."}, []string{"result"})
 	m.ready = prometheus.NewGauge(prometheus.GaugeOpts{Name: "ikcgate_ready", Help: "1 when every listener is up and the daemon is not draining."})
@@ -278,6 +278,16 @@ var durationBounds = func() (b [10]time.Duration) {
 	}
 	return b
 }()
+
+// durationSeconds is durationBounds in seconds, for the call-duration
+// histogram: calls and requests share their buckets.
+func durationSeconds() []float64 {
+	s := make([]float64, len(durationBounds))
+	for i, b := range durationBounds {
+		s[i] = b.Seconds()
+	}
+	return s
+}
 
 // durationHistogram is one state's request durations, observed with two
 // atomic adds. Prometheus's Histogram.Observe took 40 ns, half of the
