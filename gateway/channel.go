@@ -67,6 +67,8 @@ type channel struct {
 	// are still owed and may wait for room; a dead channel ends the wait.
 	replyCtx context.Context
 
+	unacked unacked // read since we last wrote (rawio_unix.go)
+
 	sendq *sendQueue
 	work  chan *protocol.Request // made by startWorker; nil before
 
@@ -177,7 +179,7 @@ func (ch *channel) logger() hclog.Logger {
 // run becomes the reader; the goroutine that holds the read role last
 // ends the channel once the writer and worker, if they started, are done.
 func (ch *channel) run(leftover []byte) {
-	ch.fr = protocol.NewFrameReader(newRawReader(ch.nc), leftover, ch.k.limits().MaxFrameSize)
+	ch.fr = protocol.NewFrameReader(newRawReader(ch.nc, &ch.unacked), leftover, ch.k.limits().MaxFrameSize)
 	ch.read()
 }
 
@@ -700,6 +702,7 @@ func (ch *channel) enqueue(ctx context.Context, fb *frameBuf, mode sendMode, abo
 		return ErrDisconnected // the channel is closing: its peer left
 	}
 	ch.senders.n++
+	ch.unacked.clear() // this frame will carry the ACK of what was read
 	inline := mode != sendQueued && ch.senders.n == 1 && ch.queuedRq.Load() == 0 && !ch.burst.Load() &&
 		(mode != sendOwnCall || len(ch.pending) <= 1)
 	ch.mu.Unlock()

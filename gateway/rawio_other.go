@@ -17,4 +17,9 @@ func (*nbWriter) Write([]byte) (int, error) { return 0, nil }
 
 func (*nbWriter) writeAll(*net.Buffers) error { return nil }
 
-func newRawReader(nc net.Conn) io.Reader { return nc }
+func newRawReader(nc net.Conn, _ *unacked) io.Reader { return nc }
+
+// unacked is rawio_unix.go's; unused here.
+type unacked struct{}
+
+func (*unacked) clear() {}
