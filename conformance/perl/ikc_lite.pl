@@ -8,7 +8,8 @@
 #
 # scenario "demo" calls the ikcgate demo session; "gateway" (default) the
 # svc states of the conformance kernel: echo, record, add_1 (post_respond),
-# plus calls that must fail.
+# plus calls that must fail; "pairs" posts to svc/record and then calls
+# svc/echo, --count times, printing {"ev":"pair","us":MICROSECONDS} each.
 use strict;
 use warnings;
 use FindBin;
@@ -52,6 +53,15 @@ if ($o{scenario} eq 'gateway') {
     step(call_unpublished => sub { my $r = $c->call("poe://$S/svc/nope", 1); ($r) });
     step(post_unpublished => sub { $c->post("poe://$S/svc/nope", 1) });
     step(call_after_errors => sub { my $r = $c->call("poe://$S/svc/echo", 'still in sync'); ($r) });
+} elsif ($o{scenario} eq 'pairs') {
+    require Time::HiRes;
+    for my $i (1 .. $o{count}) {
+        my $t = Time::HiRes::time();
+        $c->post("poe://$S/svc/record", "pair $i") or die $c->error;
+        my $r = $c->call("poe://$S/svc/echo", $i);
+        die "pair $i: " . ($c->error // 'no answer') unless defined $r && $r == $i;
+        emit(ev => 'pair', us => int((Time::HiRes::time() - $t) * 1e6));
+    }
 } else {
     step(echo_scalar => sub { my $r = $c->call("poe://$S/demo/echo", { n => 1, s => "caf\x{e9}", l => [ 1, 'two' ] }); ($r) });
     step(echo_list => sub { my @r = $c->call("poe://$S/demo/echo", [ 1, 'two', 3 ]); @r });
