@@ -9,7 +9,9 @@
 # scenario "demo" calls the ikcgate demo session; "gateway" (default) the
 # svc states of the conformance kernel: echo, record, add_1 (post_respond),
 # plus calls that must fail; "pairs" posts to svc/record and then calls
-# svc/echo, --count times, printing {"ev":"pair","us":MICROSECONDS} each.
+# svc/echo, --count times, printing {"ev":"pair","us":MICROSECONDS} each,
+# then times --count more connections (connect, negotiate, disconnect),
+# printing {"ev":"connect","us":MICROSECONDS} each.
 use strict;
 use warnings;
 use FindBin;
@@ -61,6 +63,13 @@ if ($o{scenario} eq 'gateway') {
         my $r = $c->call("poe://$S/svc/echo", $i);
         die "pair $i: " . ($c->error // 'no answer') unless defined $r && $r == $i;
         emit(ev => 'pair', us => int((Time::HiRes::time() - $t) * 1e6));
+    }
+    for my $i (1 .. $o{count}) {
+        my $t = Time::HiRes::time();
+        my $c2 = create_ikc_client(port => $o{port}, ip => '127.0.0.1', name => "$o{name}x$i",
+            protocol => $o{protocol}, timeout => $o{timeout}) or die $POE::Component::IKC::ClientLite::error;
+        $c2->disconnect;
+        emit(ev => 'connect', us => int((Time::HiRes::time() - $t) * 1e6));
     }
 } else {
     step(echo_scalar => sub { my $r = $c->call("poe://$S/demo/echo", { n => 1, s => "caf\x{e9}", l => [ 1, 'two' ] }); ($r) });
