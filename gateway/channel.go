@@ -157,6 +157,7 @@ func newChannel(k *Kernel, nc net.Conn, res protocol.Result, fz perlcompat.Freez
 		kdone:      make(chan struct{}),
 	}
 	ch.nbw = newNBWriter(nc)
+	ch.unacked.busy = ch.busy
 	ch.ctx = context.WithValue(ctx, handlerChannelKey{}, ch) // see WillBlock
 	ch.replyCtx = context.WithoutCancel(ch.ctx)
 	return ch
@@ -897,6 +898,18 @@ func (ch *channel) deferAnswer() bool {
 	}
 	ch.owed.n++
 	return true
+}
+
+// busy reports calls in flight on the channel: answers still to be sent
+// for requests read (queued for the worker, or deferred, an Upstream's),
+// or calls of ours awaiting the peer's answer.
+func (ch *channel) busy() bool {
+	if ch.queuedRq.Load() != 0 {
+		return true
+	}
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.owed.n != 0 || len(ch.pending) != 0
 }
 
 // answered ends a deferAnswer.

@@ -69,10 +69,10 @@
 // at a time reads its own reply when it can: the reader lends it the read
 // role and sleeps, which spares a thread wake-up per call (lead.go); a
 // frame the peer sends on its own meanwhile waits at most about 2 ms. On
-// Linux TCP, a reader about to wait after reading what nothing of ours
-// will answer (posts) acknowledges it at once (TCP_QUICKACK): Perl peers
-// write with Nagle on, and their next frame would wait 40 ms for the
-// delayed ACK. Calls without a deadline
+// Linux TCP, a reader about to wait on a channel with no call in flight
+// either way, after reading what nothing of ours will answer (posts),
+// acknowledges it at once (TCP_QUICKACK): Perl peers write with Nagle on,
+// and their next frame would wait 40 ms for the delayed ACK. Calls without a deadline
 // expire from a per-channel list under one timer. An Upstream
 // sends forwarded calls in order and awaits their answers concurrently.
 // A peer that closes still has the requests it sent served. Shutdown

@@ -49,7 +49,16 @@ func newNBWriter(nc net.Conn) *nbWriter {
 // post-then-call took 44 ms, against Perl's server too. Each frame sent
 // clears it before it is written, so it acknowledges every byte read
 // before.
-type unacked struct{ atomic.Bool }
+type unacked struct {
+	atomic.Bool
+	// busy reports calls in flight on the channel, either way: then
+	// frames of ours are coming (answers, further calls) that carry
+	// the ACK, and acknowledging before them only splits the peer's
+	// writes into more, smaller segments (16 pipelined calls through an
+	// Upstream ran up to 20% slower). The stall this avoids is the idle
+	// channel's: a post, and nothing of ours to follow it.
+	busy func() bool
+}
 
 // on returns u when nc is a TCP connection on a system with
 // TCP_QUICKACK, nil otherwise.
@@ -59,6 +68,9 @@ func (u *unacked) on(nc net.Conn) *unacked {
 	}
 	return u
 }
+
+// quickAcks counts the quick ACKs sent, for tests.
+var quickAcks atomic.Uint64
 
 // clear is a sender's, before its frame is queued or written.
 func (u *unacked) clear() {
@@ -204,9 +216,10 @@ func (r *rawReader) read(fd uintptr) bool {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
-			if u := r.unacked; u != nil && u.Load() {
+			if u := r.unacked; u != nil && u.Load() && (u.busy == nil || !u.busy()) {
 				u.Store(false)
 				quickAck(fd) // about to wait: nothing of ours will carry the ACK
+				quickAcks.Add(1)
 			}
 			return false // wait for input
 		case nil:
