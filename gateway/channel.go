@@ -67,7 +67,7 @@ type channel struct {
 	// are still owed and may wait for room; a dead channel ends the wait.
 	replyCtx context.Context
 
-	unacked unacked // read since we last wrote (rawio_unix.go)
+	unacked unacked // read since we last had a frame to send (rawio_unix.go)
 
 	sendq *sendQueue
 	work  chan *protocol.Request // made by startWorker; nil before
@@ -902,7 +902,9 @@ func (ch *channel) deferAnswer() bool {
 
 // busy reports calls in flight on the channel: answers still to be sent
 // for requests read (queued for the worker, or deferred, an Upstream's),
-// or calls of ours awaiting the peer's answer.
+// or calls of ours awaiting the peer's answer. The reader asks it inside
+// its read callback; nothing holds mu while closing the connection (fail
+// closes it after unlocking), which would wait for that callback.
 func (ch *channel) busy() bool {
 	if ch.queuedRq.Load() != 0 {
 		return true

@@ -197,8 +197,9 @@ func rawConnOf(nc net.Conn) syscall.RawConn {
 }
 
 // newRawReader returns nc's reader for the frame stream: a rawReader, or
-// nc itself when it has no descriptor. u is shared with the channel's
-// nbWriter.
+// nc itself when it has no descriptor. u is the channel's: its senders
+// clear it. busy runs in the read callback, with the descriptor's read
+// lock held: it must not wait for anything that closes the connection.
 func newRawReader(nc net.Conn, u *unacked) io.Reader {
 	rc := rawConnOf(nc)
 	if rc == nil {
