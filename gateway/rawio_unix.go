@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"unsafe"
+
+	"github.com/ikcgate/ikcgate/internal/quickack"
 )
 
 // nbWriter writes to a connection's descriptor without waiting for room.
@@ -43,7 +45,7 @@ func newNBWriter(nc net.Conn) *nbWriter {
 // unacked is set when the reader has read since the channel last had
 // something to send: what it read will not be acknowledged by a frame of
 // ours. When the reader then waits for more, it acknowledges at once
-// (quickAck). A Perl peer writes without TCP_NODELAY, so a frame that
+// (quickack.FD). A Perl peer writes without TCP_NODELAY, so a frame that
 // draws no answer (a post) holds back the next one (a call) until it is
 // acknowledged, and Linux delays a lone ACK 40 ms: ClientLite's
 // post-then-call took 44 ms, against Perl's server too. Each frame sent
@@ -63,7 +65,7 @@ type unacked struct {
 // on returns u when nc is a TCP connection on a system with
 // TCP_QUICKACK, nil otherwise.
 func (u *unacked) on(nc net.Conn) *unacked {
-	if _, ok := nc.(*net.TCPConn); !ok || !canQuickAck {
+	if _, ok := nc.(*net.TCPConn); !ok || !quickack.Supported {
 		return nil
 	}
 	return u
@@ -219,7 +221,7 @@ func (r *rawReader) read(fd uintptr) bool {
 		case syscall.EAGAIN:
 			if u := r.unacked; u != nil && u.Load() && (u.busy == nil || !u.busy()) {
 				u.Store(false)
-				quickAck(fd) // about to wait: nothing of ours will carry the ACK
+				quickack.FD(fd) // about to wait: nothing of ours will carry the ACK
 				quickAcks.Add(1)
 			}
 			return false // wait for input

@@ -7,6 +7,8 @@ import (
 	"io"
 	"slices"
 	"time"
+
+	"github.com/ikcgate/ikcgate/internal/quickack"
 )
 
 // ErrHandshakeTimeout is the cause of a handshake that ran out of
@@ -170,7 +172,7 @@ func handshake(ctx context.Context, conn io.ReadWriter, n lineNegotiator, first 
 			// last is acknowledged, and Linux delays that ACK by 40 ms
 			// when no answer carries it: without this every legacy
 			// ClientLite connection stalled 40 ms, on Perl servers too.
-			ackNow(conn)
+			quickack.Conn(conn)
 		}
 	}
 }
