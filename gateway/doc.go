@@ -48,34 +48,33 @@
 // ClientLite an unsolicited frame.
 //
 // Goroutines: per channel one reader (for an accepted channel, the
-// goroutine that negotiated it), and a worker and a writer started
-// when first needed (an idle channel is its reader alone). When a
-// channel ends, its reader's goroutine waits up to 2 s, as one of at most
-// 32 spares, to serve the next channel (its stack already grown); Shutdown
-// ends the spares. Handlers
-// run one at a time in arrival order, as in a Perl kernel: on the reader
-// itself when nothing is queued (no hand-off per request), else on the
-// worker. A handler about to wait calls WillBlock (Call does it itself),
-// and one that runs over 5 ms (seen at two ticks of 5 ms in a row)
-// without saying so is noticed by a watchdog: either way reading moves
-// to a new goroutine, so replies to its own calls and a disconnect are
-// still read.
-// A frame someone waits for (a call, a reply) is written by its sender
-// when nothing is queued (a call from Go code only if no other call of
-// ours awaits a reply: pipelining callers share writes; a call forwarded
-// to a Perl kernel goes out at once); the rest goes to the writer, which lets ready goroutines run first, then
-// sends whatever is queued in one writev, small frames copied together
-// into pooled chunks; send queues are bounded. A Go caller making one call
-// at a time reads its own reply when it can: the reader lends it the read
-// role and sleeps, which spares a thread wake-up per call (lead.go); a
-// frame the peer sends on its own meanwhile waits at most about 2 ms. On
-// Linux TCP, a reader about to wait on a channel with no call in flight
-// either way, after reading what nothing of ours will answer (posts),
+// goroutine that negotiated it), and a worker and a writer started when
+// first needed (an idle channel is its reader alone). When a channel ends,
+// its reader's goroutine waits up to 2 s, as one of at most 32 spares, to
+// serve the next channel (its stack already grown); Shutdown ends the
+// spares. Handlers run one at a time in arrival order, as in a Perl
+// kernel: on the reader itself when nothing is queued (no hand-off per
+// request), else on the worker. A handler about to wait calls WillBlock
+// (Call does it itself), and one that runs over 5 ms (seen at two ticks of
+// 5 ms in a row) without saying so is noticed by a watchdog: either way
+// reading moves to a new goroutine, so replies to its own calls and a
+// disconnect are still read. A frame someone waits for (a call, a reply)
+// is written by its sender when nothing is queued (a call from Go code
+// only if no other call of ours awaits a reply: pipelining callers share
+// writes; a call forwarded to a Perl kernel goes out at once); the rest
+// goes to the writer, which lets ready goroutines run first, then sends
+// whatever is queued in one writev, small frames copied together into
+// pooled chunks; send queues are bounded. A Go caller making one call at a
+// time reads its own reply when it can: the reader lends it the read role
+// and sleeps, which spares a thread wake-up per call (lead.go); a frame
+// the peer sends on its own meanwhile waits at most about 2 ms. On Linux
+// TCP, a reader about to wait on a channel with no call in flight either
+// way, after reading what nothing of ours will answer (posts),
 // acknowledges it at once (TCP_QUICKACK): Perl peers write with Nagle on,
-// and their next frame would wait 40 ms for the delayed ACK. Calls without a deadline
-// expire from a per-channel list under one timer. An Upstream
-// sends forwarded calls in order and awaits their answers concurrently.
-// A peer that closes still has the requests it sent served. Shutdown
-// drains: running handlers finish and their replies (forwarded answers
-// included) are flushed before channels close.
+// and their next frame would wait 40 ms for the delayed ACK. Calls without
+// a deadline expire from a per-channel list under one timer. An Upstream
+// sends forwarded calls in order and awaits their answers concurrently. A
+// peer that closes still has the requests it sent served. Shutdown drains:
+// running handlers finish and their replies (forwarded answers included)
+// are flushed before channels close.
 package gateway

@@ -24,8 +24,8 @@ type AsyncCall struct {
 // Go sends a call and returns without waiting for its answer, as net/rpc's
 // Client.Go does: one goroutine keeps many calls in flight, and no
 // goroutine waits per call to a remote kernel (a call to this kernel
-// runs its handler on a goroutine of its own, as Call would run it). The answer, or the error Call would return,
-// is sent on done when it comes.
+// runs its handler on a goroutine of its own, as Call would run it). The
+// answer, or the error Call would return, is sent on done when it comes.
 //
 // done should have room for every call in flight on it: the goroutine
 // that reads the channel delivers answers, and never waits for done. A
