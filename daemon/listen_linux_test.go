@@ -5,6 +5,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/ikcgate/ikcgate/internal/nettest"
 )
 
 // TestAcceptedConnectionsInheritTheListenersKeepalive opens the daemon's
@@ -44,16 +46,7 @@ func TestAcceptedConnectionsInheritTheListenersKeepalive(t *testing.T) {
 	if on != 1 {
 		t.Errorf("listening socket's SO_KEEPALIVE = %d, want 1", on)
 	}
-	c, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	a, err := l.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	_, a := nettest.Pair(t, l)
 	rc, err := a.(*net.TCPConn).SyscallConn()
 	if err != nil {
 		t.Fatal(err)

@@ -1,9 +1,10 @@
 package gateway
 
 import (
-	"net"
 	"testing"
 	"time"
+
+	"github.com/ikcgate/ikcgate/internal/nettest"
 )
 
 // Calls in flight carry the ACKs both ways, so the quick ACK is for a
@@ -11,21 +12,7 @@ import (
 // the peer's writes into more, smaller segments (16 pipelined Perl calls
 // through an Upstream ran up to 20% slower).
 func TestAReaderAcknowledgesEarlyOnlyWhenTheChannelIsNotBusy(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	peer, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	ours, err := l.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ours.Close()
+	peer, ours := nettest.TCPPair(t)
 	var u unacked
 	busy := true
 	u.busy = func() bool { return busy }

@@ -4,6 +4,8 @@ import (
 	"net"
 	"syscall"
 	"testing"
+
+	"github.com/ikcgate/ikcgate/internal/nettest"
 )
 
 // What a quick ACK does to a Perl peer is tested where it matters (the
@@ -12,17 +14,8 @@ import (
 // (pingpong) mode", so the test puts the socket in that mode first, by
 // setting the option to 0, and sees Conn take it out.
 func TestConnTakesATCPSocketOutOfDelayedAckMode(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	c, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	rc, err := c.(*net.TCPConn).SyscallConn()
+	c, _ := nettest.TCPPair(t)
+	rc, err := c.SyscallConn()
 	if err != nil {
 		t.Fatal(err)
 	}
