@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,32 +21,10 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/ikcgate/ikcgate/gateway"
+	"github.com/ikcgate/ikcgate/internal/leaktest"
 	"github.com/ikcgate/ikcgate/perlcompat"
 	"github.com/ikcgate/ikcgate/protocol"
 )
-
-// checkGoroutines fails the test if goroutines started during it are
-// still running at its end.
-func checkGoroutines(t *testing.T) {
-	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			n := runtime.NumGoroutine()
-			if n <= before {
-				return
-			}
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				buf = buf[:runtime.Stack(buf, true)]
-				t.Errorf("%d goroutines left behind (before %d):\n%s", n-before, before, buf)
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	})
-}
 
 // logWriter sends log lines to the test log until the test ends.
 type logWriter struct {
@@ -179,7 +156,7 @@ func httpGet(t *testing.T, url string) (int, string) {
 }
 
 func TestDemoSessionAnswersEveryStateOverIKC(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	r := start(t, testConfigHCL, Options{})
 	_, p := dial(t, r)
 
@@ -270,7 +247,7 @@ func TestDemoSleepStopsWhenTheContextEnds(t *testing.T) {
 }
 
 func TestHTTPRoutePostsParamsAndRelaysTheReply(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	var mu sync.Mutex
 	var seen http.Header
 	var body string
@@ -388,7 +365,7 @@ func TestValueToJSONAndBack(t *testing.T) {
 }
 
 func TestOperationsEndpointsReportHealthReadinessAndMetrics(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	r := start(t, testConfigHCL, Options{})
 	_, p := dial(t, r)
 	if _, err := call(t, p, "demo/echo", "hi"); err != nil {
@@ -427,7 +404,7 @@ func TestOperationsEndpointsReportHealthReadinessAndMetrics(t *testing.T) {
 }
 
 func TestPprofIsServedOnlyWhenOperationsPprofIsTrue(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	off := start(t, testConfigHCL, Options{})
 	if code, _ := httpGet(t, off.ops+"/debug/pprof/"); code != 404 {
 		t.Errorf("pprof off: /debug/pprof/ answered %d, want 404", code)
@@ -451,7 +428,7 @@ func TestPprofIsServedOnlyWhenOperationsPprofIsTrue(t *testing.T) {
 }
 
 func TestDrainLetsAnInFlightCallFinishAndFlipsReadiness(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	r := start(t, testConfigHCL, Options{})
 	_, p := dial(t, r)
 	type result struct {
@@ -508,7 +485,7 @@ func TestDrainLetsAnInFlightCallFinishAndFlipsReadiness(t *testing.T) {
 }
 
 func TestReloadAddsAndRetractsRoutesWithoutDroppingClients(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "ikcgate.hcl")
 	os.WriteFile(file, []byte(testConfigHCL), 0o600)
@@ -558,7 +535,7 @@ func TestReloadAddsAndRetractsRoutesWithoutDroppingClients(t *testing.T) {
 }
 
 func TestHandlersNamedByPatternArePublishedWithoutConfig(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	h := gateway.HandlerFunc(func(_ context.Context, r *gateway.Request) (perlcompat.Value, error) {
 		return perlcompat.Text("mine:" + r.State), nil
 	})
@@ -570,7 +547,7 @@ func TestHandlersNamedByPatternArePublishedWithoutConfig(t *testing.T) {
 }
 
 func TestAccessRefusesPeersOutsideAllowedNetworks(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	r := start(t, testConfigHCL+"\naccess {\n  allow_networks = [\"192.0.2.0/24\"]\n}\n", Options{})
 	cfg := gateway.DefaultConfig()
 	cfg.Logger = hclog.NewNullLogger()
@@ -587,7 +564,7 @@ func TestAccessRefusesPeersOutsideAllowedNetworks(t *testing.T) {
 func TestMainArgsRunsTheDaemonUntilCancelled(t *testing.T) {
 	// os/signal's loop, once started, runs for good: start it first.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGUSR2)
-	checkGoroutines(t)
+	leaktest.Check(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "c.hcl")
 	sock := filepath.Join(dir, "ikc.sock")
@@ -630,7 +607,7 @@ func TestMainArgsRunsTheDaemonUntilCancelled(t *testing.T) {
 }
 
 func TestUpstreamRouteForwardsToAnotherKernel(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	// A Go kernel stands in for the Perl server.
 	ucfg := gateway.DefaultConfig()
 	ucfg.Name = "perlsrv"
@@ -666,7 +643,7 @@ route "orders/*" {
 }
 
 func TestAccessAllowClassesClosesChannelsCarryingOtherClasses(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	r := start(t, testConfigHCL+"\naccess {\n  allow_classes = [\"My::*\"]\n}\n", Options{})
 	_, p := dial(t, r)
 	ok := &perlcompat.Hash{Class: "My::Order"}

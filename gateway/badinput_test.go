@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/ikcgate/ikcgate/internal/leaktest"
 	"github.com/ikcgate/ikcgate/perlcompat"
 	"github.com/ikcgate/ikcgate/perlcompat/storable"
 	"github.com/ikcgate/ikcgate/protocol"
@@ -67,7 +68,7 @@ const setupLine = "SETUP KERNEL=Hostile-1,Hostile;FREEZER=Storable;PID=1\r\n"
 // clear log line and is closed by the kernel; a well-behaved channel
 // keeps being served, and nothing is left running.
 func TestHostilePeersCloseOnlyTheirOwnChannel(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	cfg, logs := loggedConfig(t)
 	cfg.Negotiation.Timeout = 300 * time.Millisecond
 	cfg.MaxFrameSize = 1 << 20
@@ -149,7 +150,7 @@ func TestHostilePeersCloseOnlyTheirOwnChannel(t *testing.T) {
 func TestSlowConsumerHitsTheSendQueueBound(t *testing.T) {
 	for _, policy := range []QueueFullPolicy{QueueBlock, QueueDisconnect} {
 		t.Run(fmt.Sprint(policy), func(t *testing.T) {
-			checkGoroutines(t)
+			leaktest.Check(t)
 			cfg := testConfig(t, "Srv")
 			cfg.SendQueue = 4
 			cfg.QueueFull = policy
@@ -195,7 +196,7 @@ func TestSlowConsumerHitsTheSendQueueBound(t *testing.T) {
 // in bounded time with a log line and the connection closed by the
 // kernel; nothing a peer offers is ever loaded.
 func TestNegotiationAbuseIsBoundedAndLogged(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	cfg, logs := loggedConfig(t)
 	cfg.Negotiation.Timeout = 2 * time.Second
 	_, addr := newKernel(t, cfg)
@@ -251,7 +252,7 @@ func TestNegotiationAbuseIsBoundedAndLogged(t *testing.T) {
 // Requests a peer sent before a bad frame are still served, as Perl
 // serves what it read before dying: the bad frame loses only itself.
 func TestRequestsBeforeABadFrameAreServed(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	cfg, logs := loggedConfig(t)
 	srv, addr := newKernel(t, cfg)
 	release := make(chan struct{})
@@ -311,7 +312,7 @@ func TestRequestsBeforeABadFrameAreServed(t *testing.T) {
 // the writer finishes that frame before any frame queued after it, so the
 // peer reads every frame whole and in order.
 func TestInlineWriteTheSocketCannotTakeIsFinishedFirst(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	srv, addr := newKernel(t, testConfig(t, "Srv"))
 	p := dialRaw(t, addr, "Hostile")
 	p.fr = protocol.NewFrameReader(p.nc, p.fr.Buffered(), 64<<20)

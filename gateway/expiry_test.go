@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ikcgate/ikcgate/internal/leaktest"
 	"github.com/ikcgate/ikcgate/perlcompat"
 )
 
@@ -90,7 +91,7 @@ func callUnanswered(t *testing.T, p *Peer) <-chan error {
 }
 
 func TestCallWithoutDeadlineExpiresAfterCallTimeoutAndIsForgotten(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	_, p := expiryPair(t, 150*time.Millisecond)
 	start := time.Now()
 	_, err := p.Call(context.Background(), "svc/noreturn", 1)
@@ -105,7 +106,7 @@ func TestCallWithoutDeadlineExpiresAfterCallTimeoutAndIsForgotten(t *testing.T) 
 }
 
 func TestAnsweredCallsLeaveTheExpiryListAndLaterCallsStillExpire(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	_, p := expiryPair(t, 200*time.Millisecond)
 	ctx := context.Background()
 	// Answered calls arm the timer for their deadline and leave it
@@ -126,7 +127,7 @@ func TestAnsweredCallsLeaveTheExpiryListAndLaterCallsStillExpire(t *testing.T) {
 }
 
 func TestConcurrentUnansweredCallsExpireTogether(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	_, p := expiryPair(t, 200*time.Millisecond)
 	var wg sync.WaitGroup
 	errs := make(chan error, 40)
@@ -162,7 +163,7 @@ func TestConcurrentUnansweredCallsExpireTogether(t *testing.T) {
 }
 
 func TestShorterCallTimeoutAppliesToLaterCallsFirst(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	cli, p := expiryPair(t, 2*time.Second)
 	long := callUnanswered(t, p)
 	// The long call is listed: now shorten the timeout.
@@ -187,7 +188,7 @@ func TestShorterCallTimeoutAppliesToLaterCallsFirst(t *testing.T) {
 }
 
 func TestPendingCallsLeaveTheExpiryListWhenTheChannelCloses(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	_, p := expiryPair(t, time.Minute)
 	done := callUnanswered(t, p)
 	p.ch.mu.Lock()
@@ -208,7 +209,7 @@ func TestPendingCallsLeaveTheExpiryListWhenTheChannelCloses(t *testing.T) {
 // Under RsvpPerl a call is also in the kernel-wide table (any channel may
 // answer it): expiry forgets it there too.
 func TestExpiryForgetsACallKernelWideUnderRsvpPerl(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	_, p := expiryPairWith(t, 150*time.Millisecond, RsvpPerl)
 	if _, err := p.Call(context.Background(), "svc/noreturn", 1); !errors.Is(err, ErrNoReply) {
 		t.Fatalf("err = %v, want ErrNoReply", err)
@@ -223,7 +224,7 @@ func TestExpiryForgetsACallKernelWideUnderRsvpPerl(t *testing.T) {
 // reads nothing and the send queue is full) still ends after
 // CallTimeout, with ErrNoReply, and leaves nothing behind.
 func TestACallThatCannotBeSentExpiresToo(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	cfg := testConfig(t, "Srv")
 	cfg.SendQueue = 2
 	cfg.CallTimeout = 300 * time.Millisecond
@@ -252,7 +253,7 @@ func TestACallThatCannotBeSentExpiresToo(t *testing.T) {
 // Under RsvpPerl a call answered by a remote error leaves the
 // kernel-wide table too.
 func TestARemoteErrorForgetsTheCallKernelWideUnderRsvpPerl(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	_, p := expiryPairWith(t, time.Minute, RsvpPerl)
 	for i := 0; i < 3; i++ {
 		var re *RemoteError
@@ -266,7 +267,7 @@ func TestARemoteErrorForgetsTheCallKernelWideUnderRsvpPerl(t *testing.T) {
 // A local call to a handler that returns undef gets no reply, as from a
 // Perl kernel: without a deadline in ctx it ends after CallTimeout.
 func TestALocalCallAnsweredWithUndefEndsAfterCallTimeout(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	cfg := testConfig(t, "Solo")
 	cfg.CallTimeout = 150 * time.Millisecond
 	k, _ := newKernel(t, cfg)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ikcgate/ikcgate/internal/leaktest"
 	"github.com/ikcgate/ikcgate/perlcompat"
 )
 
@@ -22,7 +23,7 @@ func recvCall(t *testing.T, done <-chan *AsyncCall) *AsyncCall {
 }
 
 func TestGoKeepsManyCallsInFlightFromOneGoroutine(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	_, p := expiryPair(t, 5*time.Second)
 	const n = 200
 	done := make(chan *AsyncCall, n)
@@ -51,7 +52,7 @@ func TestGoKeepsManyCallsInFlightFromOneGoroutine(t *testing.T) {
 }
 
 func TestGoDeliversRemoteErrorsAndBadDestinations(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	_, p := expiryPair(t, 5*time.Second)
 	c := recvCall(t, p.Go(context.Background(), "svc/nothere", 1, nil).Done)
 	var re *RemoteError
@@ -74,7 +75,7 @@ func TestGoDeliversRemoteErrorsAndBadDestinations(t *testing.T) {
 }
 
 func TestGoCallsEndWithTheirContext(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	_, p := expiryPair(t, time.Minute)
 	done := make(chan *AsyncCall, 2)
 
@@ -109,7 +110,7 @@ func TestGoCallsEndWithTheirContext(t *testing.T) {
 }
 
 func TestGoCallsWithoutDeadlineExpireAfterCallTimeout(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	_, p := expiryPair(t, 150*time.Millisecond)
 	start := time.Now()
 	c := recvCall(t, p.Go(context.Background(), "svc/noreturn", 1, nil).Done)
@@ -123,7 +124,7 @@ func TestGoCallsWithoutDeadlineExpireAfterCallTimeout(t *testing.T) {
 }
 
 func TestGoCallsFailWhenTheChannelCloses(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	_, p := expiryPair(t, time.Minute)
 	done := make(chan *AsyncCall, 3)
 	for range 3 {
@@ -142,7 +143,7 @@ func TestGoCallsFailWhenTheChannelCloses(t *testing.T) {
 }
 
 func TestGoWithAFullDoneLosesNoAnswerAndLeavesNoGoroutine(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	_, p := expiryPair(t, 5*time.Second)
 	const n = 20
 	done := make(chan *AsyncCall, 1) // room for one: the rest wait
@@ -169,7 +170,7 @@ func TestGoWithAFullDoneLosesNoAnswerAndLeavesNoGoroutine(t *testing.T) {
 }
 
 func TestGoToThisKernelRunsTheHandler(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	k, _ := newKernel(t, testConfig(t, "Self"))
 	k.HandleFunc("svc/double", func(_ context.Context, r *Request) (perlcompat.Value, error) {
 		n, err := perlcompat.AsInt(r.Arg(0))
@@ -192,7 +193,7 @@ func TestGoRefusesAnUnbufferedDone(t *testing.T) {
 }
 
 func TestALocalGoAnsweredWithUndefEndsWhenShutdownBegins(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	cfg := testConfig(t, "Self")
 	cfg.CallTimeout = time.Minute
 	k, err := New(cfg)

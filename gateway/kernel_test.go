@@ -18,32 +18,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/ikcgate/ikcgate/internal/leaktest"
 	"github.com/ikcgate/ikcgate/perlcompat"
 	"github.com/ikcgate/ikcgate/protocol"
 )
-
-// checkGoroutines fails the test if goroutines started during it are
-// still running at its end.
-func checkGoroutines(t *testing.T) {
-	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			n := runtime.NumGoroutine()
-			if n <= before {
-				return
-			}
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				buf = buf[:runtime.Stack(buf, true)]
-				t.Errorf("%d goroutines left behind (before %d):\n%s", n-before, before, buf)
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	})
-}
 
 func testConfig(t *testing.T, name string) Config {
 	cfg := DefaultConfig()
@@ -97,7 +75,7 @@ func mustDial(ctx context.Context, t *testing.T, k *Kernel, addr string) *Peer {
 func echo(_ context.Context, r *Request) (perlcompat.Value, error) { return r.Arg(0), nil }
 
 func TestGoClientCallsGoServerAndGetsTheReply(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	srv, addr := newKernel(t, testConfig(t, "Srv"))
 	srv.HandleFunc("svc/echo", echo)
 	cli, _ := newKernel(t, testConfig(t, "Cli"))
@@ -126,7 +104,7 @@ func TestGoClientCallsGoServerAndGetsTheReply(t *testing.T) {
 }
 
 func TestPostsRunInOrderBeforeALaterCall(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	srv, addr := newKernel(t, testConfig(t, "Srv"))
 	var total atomic.Int64
 	srv.HandleFunc("demo/count", func(_ context.Context, r *Request) (perlcompat.Value, error) {
@@ -158,7 +136,7 @@ func TestPostsRunInOrderBeforeALaterCall(t *testing.T) {
 }
 
 func TestUnpublishedStatesComeBackAsRemoteErrorsInPerlsWords(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	srv, addr := newKernel(t, testConfig(t, "Srv"))
 	srv.HandleFunc("svc/echo", echo)
 	srv.HandleFunc("svc/fail", func(_ context.Context, r *Request) (perlcompat.Value, error) {
@@ -197,7 +175,7 @@ func TestUnpublishedStatesComeBackAsRemoteErrorsInPerlsWords(t *testing.T) {
 }
 
 func TestPingAnswersPONG(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	_, addr := newKernel(t, testConfig(t, "Srv"))
 	cli, _ := newKernel(t, testConfig(t, "Cli"))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -212,7 +190,7 @@ func TestPingAnswersPONG(t *testing.T) {
 }
 
 func TestUndefResultSendsNoReplySoTheCallTimesOut(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	srv, addr := newKernel(t, testConfig(t, "Srv"))
 	srv.HandleFunc("svc/noreturn", func(context.Context, *Request) (perlcompat.Value, error) { return nil, nil })
 	cli, _ := newKernel(t, testConfig(t, "Cli"))
@@ -230,7 +208,7 @@ func TestUndefResultSendsNoReplySoTheCallTimesOut(t *testing.T) {
 }
 
 func TestPendingCallFailsAtOnceWhenThePeerDisconnects(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	srv, addr := newKernel(t, testConfig(t, "Srv"))
 	started := make(chan struct{})
 	srv.HandleFunc("svc/slow", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
@@ -260,7 +238,7 @@ func TestPendingCallFailsAtOnceWhenThePeerDisconnects(t *testing.T) {
 }
 
 func TestSubscribeThenPostAndCallThroughTheProxy(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	srv, addr := newKernel(t, testConfig(t, "Srv"))
 	got := make(chan []perlcompat.Value, 1)
 	srv.HandleFunc("svc/posted", func(_ context.Context, r *Request) (perlcompat.Value, error) {
@@ -311,7 +289,7 @@ func TestSubscribeThenPostAndCallThroughTheProxy(t *testing.T) {
 }
 
 func TestPostBackReachesTheSendersPublishedState(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	srv, addr := newKernel(t, testConfig(t, "Srv"))
 	srv.HandleFunc("svc/ack_sender", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
 		return nil, r.PostBack(ctx, "ack", r.Arg(0), perlcompat.Text("acked"))
@@ -341,7 +319,7 @@ func TestPostBackReachesTheSendersPublishedState(t *testing.T) {
 }
 
 func TestUnixSocketChannelsWork(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	srv, err := New(testConfig(t, "Srv"))
 	if err != nil {
 		t.Fatal(err)
@@ -374,7 +352,7 @@ func TestUnixSocketChannelsWork(t *testing.T) {
 // and one that only makes sequential calls stays so; a burst of posts or
 // a drain starts them, and everything still ends cleanly.
 func TestAnIdleChannelHoldsOnlyItsReader(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	srv, addr := newKernel(t, testConfig(t, "Srv"))
 	var posted atomic.Int64
 	srv.HandleFunc("svc/echo", func(_ context.Context, r *Request) (perlcompat.Value, error) {
@@ -445,7 +423,7 @@ func TestAnIdleChannelHoldsOnlyItsReader(t *testing.T) {
 }
 
 func TestShutdownLetsARunningHandlerReply(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	cfg := testConfig(t, "Srv")
 	srv, err := New(cfg)
 	if err != nil {
@@ -486,7 +464,7 @@ func TestShutdownLetsARunningHandlerReply(t *testing.T) {
 }
 
 func TestMonitorSeesRegisterAndUnregister(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	srv, addr := newKernel(t, testConfig(t, "Srv"))
 	events, _, stop := srv.MonitorChan("*", 16)
 	defer stop()
@@ -525,7 +503,7 @@ func TestMonitorSeesRegisterAndUnregister(t *testing.T) {
 }
 
 func TestLinkRedialsWhenTheServerComesBack(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -578,7 +556,7 @@ func TestLinkRedialsWhenTheServerComesBack(t *testing.T) {
 }
 
 func TestPostToStarReachesEveryChannelAndThisKernel(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	srv, addr := newKernel(t, testConfig(t, "Srv"))
 	heard := make(chan string, 8)
 	hear := func(who string) HandlerFunc {
@@ -615,7 +593,7 @@ func TestPostToStarReachesEveryChannelAndThisKernel(t *testing.T) {
 // A peer that sends requests and closes at once must still have them all
 // served, as a Perl kernel would: nothing queued is dropped at EOF.
 func TestRequestsSentJustBeforeEOFAreAllServed(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	srv, addr := newKernel(t, testConfig(t, "Srv"))
 	var got atomic.Int64
 	srv.HandleFunc("svc/count", func(_ context.Context, r *Request) (perlcompat.Value, error) {
@@ -654,7 +632,7 @@ func TestRequestsSentJustBeforeEOFAreAllServed(t *testing.T) {
 // A handler that ignores its context must not hold Shutdown past its
 // deadline (the daemon's drain_timeout relies on it).
 func TestShutdownReturnsSoonAfterItsDeadlineDespiteAStuckHandler(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	srv, err := New(testConfig(t, "Srv"))
 	if err != nil {
 		t.Fatal(err)
@@ -748,7 +726,7 @@ func holdAndCallOver(ctx context.Context, t *testing.T, srv *Kernel, peer *Peer,
 // read: a call another goroutine makes over that channel, and a handler
 // that calls back over its own channel.
 func TestAHandlerThatSaysItWillBlockLeavesItsChannelRead(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	srv, addr := newKernel(t, testConfig(t, "Srv"))
 	srv.inlineTakeover, srv.watchTick = time.Hour, time.Hour
 	srv.HandleFunc("svc/back", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
@@ -771,7 +749,7 @@ func TestAHandlerThatSaysItWillBlockLeavesItsChannelRead(t *testing.T) {
 // channel read. The watchdog sees the same inline run at consecutive
 // ticks and hands reading on.
 func TestTheWatchdogMovesReadingOffAHandlerThatBlocksWithoutSaying(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	srv, addr := newKernel(t, testConfig(t, "Srv"))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -784,7 +762,7 @@ func TestTheWatchdogMovesReadingOffAHandlerThatBlocksWithoutSaying(t *testing.T)
 // hands reading to a new goroutine, and requests sent meanwhile still run
 // in order, after the slow handler.
 func TestAHandlerCallingBackOverItsOwnChannelGetsTheReply(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	srv, addr := newKernel(t, testConfig(t, "Srv"))
 	var mu sync.Mutex
 	var order []int64
@@ -847,7 +825,7 @@ func TestAHandlerCallingBackOverItsOwnChannelGetsTheReply(t *testing.T) {
 // calls and shuts its side down gets every reply, then EOF, whether the
 // replies went out inline, through the writer, or after the worker.
 func TestCallsSentJustBeforeAHalfCloseAreAllAnswered(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	srv, addr := newKernel(t, testConfig(t, "Srv"))
 	srv.HandleFunc("svc/echo", echo)
 	srv.HandleFunc("svc/slow", func(_ context.Context, r *Request) (perlcompat.Value, error) {
@@ -886,7 +864,7 @@ func TestCallsSentJustBeforeAHalfCloseAreAllAnswered(t *testing.T) {
 // read before EOF wait for room rather than being dropped when the
 // handlers' context is cancelled at EOF.
 func TestBigRepliesOwedAtAHalfCloseWaitForRoom(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	cfg := testConfig(t, "Srv")
 	cfg.SendQueue = 4
 	srv, addr := newKernel(t, cfg)
@@ -920,7 +898,7 @@ func TestBigRepliesOwedAtAHalfCloseWaitForRoom(t *testing.T) {
 }
 
 func TestChannelLogLinesNameThePeerAndQuietChannelsMakeNoLogger(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	cfg, logs := loggedConfig(t)
 	_, addr := newKernel(t, cfg)
 	cli, _ := newKernel(t, testConfig(t, "Cli")) // logs at Warn

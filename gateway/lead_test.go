@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ikcgate/ikcgate/internal/leaktest"
 	"github.com/ikcgate/ikcgate/perlcompat"
 	"github.com/ikcgate/ikcgate/protocol"
 )
@@ -31,7 +32,7 @@ func sequentialCalls(t *testing.T, p *Peer, n int) {
 }
 
 func TestSequentialCallersReadTheirOwnReplies(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	cli, p := expiryPair(t, 5*time.Second)
 	sequentialCalls(t, p, 200)
 	if p.ch.leads.Load() == 0 {
@@ -75,7 +76,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestAPostFromThePeerIsReadWhileTheRoleIsLentAndAfter(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	srv, addr := newKernel(t, testConfig(t, "Srv"))
 	srv.HandleFunc("svc/echo", echo)
 	// svc/echo_and_post posts to the caller's cli/got before answering:
@@ -120,7 +121,7 @@ func TestAPostFromThePeerIsReadWhileTheRoleIsLentAndAfter(t *testing.T) {
 }
 
 func TestALeadingCallEndsWithItsContextAndTheChannelReadsOn(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	cli, p := expiryPair(t, time.Minute)
 	lendLong(cli)
 	lentNow(t, p)
@@ -161,7 +162,7 @@ func TestALeadingCallEndsWithItsContextAndTheChannelReadsOn(t *testing.T) {
 }
 
 func TestALeadingCallWithoutDeadlineExpiresAfterCallTimeout(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	cli, p := expiryPair(t, 150*time.Millisecond)
 	lendLong(cli)
 	lentNow(t, p)
@@ -181,7 +182,7 @@ func TestALeadingCallWithoutDeadlineExpiresAfterCallTimeout(t *testing.T) {
 }
 
 func TestCallsOfOtherKindsWhileTheRoleIsLentAreAnswered(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	_, p := expiryPair(t, 5*time.Second)
 	for round := 0; round < 20; round++ {
 		sequentialCalls(t, p, 3) // the reader lends
@@ -285,7 +286,7 @@ func acceptRaw(t *testing.T, l net.Listener) *rawPeer {
 }
 
 func TestABadFrameReadByALeadingCallerClosesTheChannel(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	cli, _ := newKernel(t, testConfig(t, "Cli"))
 	p, srv := dialLentRaw(t, cli)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -307,7 +308,7 @@ func TestABadFrameReadByALeadingCallerClosesTheChannel(t *testing.T) {
 }
 
 func TestAPeerClosingWhileACallerLeadsFailsTheCallAtOnce(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	srv, addr := newKernel(t, testConfig(t, "Srv"))
 	srv.HandleFunc("svc/echo", echo)
 	srv.HandleFunc("svc/noreturn", func(context.Context, *Request) (perlcompat.Value, error) { return nil, nil })
@@ -381,7 +382,7 @@ func wrappedPair(t *testing.T, wrap func(net.Conn) net.Conn, lend time.Duration)
 }
 
 func TestAConnectionWithoutReadDeadlinesIsNeverLent(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	srv, ch := wrappedPair(t, func(c net.Conn) net.Conn { return noReadDeadline{c} }, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -397,7 +398,7 @@ func TestAConnectionWithoutReadDeadlinesIsNeverLent(t *testing.T) {
 }
 
 func TestAPostThePeerSentBeforeTheAnswerHasRunWhenTheCallReturns(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	cli, _ := newKernel(t, testConfig(t, "Cli"))
 	var got atomic.Int64
 	cli.HandleFunc("cli/set", func(_ context.Context, r *Request) (perlcompat.Value, error) {
@@ -430,7 +431,7 @@ func TestAPostThePeerSentBeforeTheAnswerHasRunWhenTheCallReturns(t *testing.T) {
 }
 
 func TestALeadingCallKeepsItsDeadlineWhileTheWorkQueueIsFull(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	cfg := testConfig(t, "Cli")
 	cfg.WorkQueue = 1
 	cli, _ := newKernel(t, cfg)
@@ -469,7 +470,7 @@ func TestALeadingCallKeepsItsDeadlineWhileTheWorkQueueIsFull(t *testing.T) {
 }
 
 func TestUnderRsvpPerlAnAnswerOnAnotherChannelEndsTheCallAtOnce(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	cfg := testConfig(t, "Cli")
 	cfg.Rsvp = RsvpPerl
 	cli, cliAddr := newKernel(t, cfg)
@@ -542,7 +543,7 @@ func (c timeoutConn) Read(p []byte) (int, error) {
 }
 
 func TestCancellingALeadingCallOnAWrapperConnectionKeepsTheChannel(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	srv, ch := wrappedPair(t, func(c net.Conn) net.Conn { return timeoutConn{c} }, time.Minute)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ikcgate/ikcgate/internal/leaktest"
 	"github.com/ikcgate/ikcgate/perlcompat"
 )
 
@@ -45,7 +46,7 @@ func (o *countingObserver) CallFinished(string, time.Duration, error) {
 }
 
 func TestObserverSeesChannelsFramesRequestsAndCalls(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	obs := &countingObserver{}
 	cfg := testConfig(t, "Srv")
 	cfg.Observer = obs
@@ -80,7 +81,7 @@ func TestObserverSeesChannelsFramesRequestsAndCalls(t *testing.T) {
 }
 
 func TestAllowPeerAndAllowKernelRefuseChannels(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	obs := &countingObserver{}
 	cfg := testConfig(t, "Srv")
 	cfg.Observer = obs
@@ -128,7 +129,7 @@ func TestAllowPeerAndAllowKernelRefuseChannels(t *testing.T) {
 }
 
 func TestSetLimitsAppliesToNewConnectionsAndCallsWithoutDroppingChannels(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	srv, addr := newKernel(t, testConfig(t, "Srv"))
 	srv.HandleFunc("svc/echo", echo)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -161,7 +162,7 @@ func TestSetLimitsAppliesToNewConnectionsAndCallsWithoutDroppingChannels(t *test
 // whether it became a channel or failed to negotiate: nothing leaks a
 // slot, and nothing is counted twice.
 func TestMaxConnectionsSlotsFreeWhenChannelsCloseOrNegotiationsFail(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	cfg := testConfig(t, "Srv")
 	cfg.MaxConnections = 1
 	cfg.Negotiation.Timeout = 300 * time.Millisecond
@@ -227,7 +228,7 @@ func (o *durationObserver) RequestServed(_ *ChannelInfo, _, st string, _ bool, t
 // wait in the read buffer behind a slow one are timed from when it was
 // done, not from before it.
 func TestEachRequestOfABurstIsTimedFromWhenItsTurnCame(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	obs := &durationObserver{took: map[string][]time.Duration{}}
 	cfg := testConfig(t, "Srv")
 	cfg.Observer = obs

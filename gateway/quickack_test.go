@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ikcgate/ikcgate/internal/leaktest"
 	"github.com/ikcgate/ikcgate/perlcompat"
 	"github.com/ikcgate/ikcgate/protocol"
 )
@@ -21,7 +22,7 @@ func TestACallWrittenAfterAPostIsNotHeldByADelayedAck(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("TCP_QUICKACK is Linux's; elsewhere the system's delayed-ACK timing stands")
 	}
-	checkGoroutines(t)
+	leaktest.Check(t)
 	srv, addr := newKernel(t, testConfig(t, "Srv"))
 	srv.HandleFunc("svc/count", func(context.Context, *Request) (perlcompat.Value, error) { return nil, nil })
 	srv.HandleFunc("svc/echo", func(_ context.Context, r *Request) (perlcompat.Value, error) { return r.Arg(0), nil })
@@ -55,7 +56,7 @@ func TestACallWrittenAfterAPostIsNotHeldByADelayedAck(t *testing.T) {
 // busy is what the reader asks: a channel with a call of ours awaiting
 // its answer is busy until the answer comes.
 func TestAChannelIsBusyWhileACallIsInFlight(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	srv, addr := newKernel(t, testConfig(t, "Srv"))
 	p := dialRaw(t, addr, "Callee")
 	waitRegistered(srv, "Callee")

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ikcgate/ikcgate/internal/leaktest"
 	"github.com/ikcgate/ikcgate/perlcompat"
 	"github.com/ikcgate/ikcgate/perlcompat/storable"
 	"github.com/ikcgate/ikcgate/protocol"
@@ -84,7 +85,7 @@ func waitRegistered(k *Kernel, name string) {
 }
 
 func TestStrictRsvpRefusesASecondReplyAndAReplyFromAnotherPeer(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	srv, addr := newKernel(t, testConfig(t, "Srv"))
 	a := dialRaw(t, addr, "PeerA")
 	b := dialRaw(t, addr, "PeerB")
@@ -119,7 +120,7 @@ func TestStrictRsvpRefusesASecondReplyAndAReplyFromAnotherPeer(t *testing.T) {
 }
 
 func TestPerlRsvpAcceptsAReplyFromAnyPeerButOnlyOnce(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	cfg := testConfig(t, "Srv")
 	cfg.Rsvp = RsvpPerl
 	srv, addr := newKernel(t, cfg)
@@ -146,7 +147,7 @@ func TestPerlRsvpAcceptsAReplyFromAnyPeerButOnlyOnce(t *testing.T) {
 }
 
 func TestRemoteErrorFailsTheMatchingCallAtOnce(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	srv, addr := newKernel(t, testConfig(t, "Srv"))
 	a := dialRaw(t, addr, "PeerA")
 	waitRegistered(srv, "PeerA")

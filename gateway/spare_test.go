@@ -4,10 +4,12 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/ikcgate/ikcgate/internal/leaktest"
 )
 
 func TestTheGoroutineOfAClosedChannelServesTheNextConnection(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	srv, addr := newKernel(t, testConfig(t, "Srv"))
 	srv.HandleFunc("svc/echo", echo)
 	cli, _ := newKernel(t, testConfig(t, "Cli"))
@@ -25,7 +27,7 @@ func TestTheGoroutineOfAClosedChannelServesTheNextConnection(t *testing.T) {
 }
 
 func TestSpareGoroutinesAreCappedAndLeaveWhenIdle(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	srv, addr := newKernel(t, testConfig(t, "Srv"))
 	srv.spareIdle = 300 * time.Millisecond
 	cli, _ := newKernel(t, testConfig(t, "Cli"))

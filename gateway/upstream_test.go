@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/ikcgate/ikcgate/internal/leaktest"
 	"github.com/ikcgate/ikcgate/perlcompat"
 	"github.com/ikcgate/ikcgate/protocol"
 )
@@ -56,7 +57,7 @@ func gatewayTo(t *testing.T, cfg Config, upAddr string, opts UpstreamOptions) (g
 }
 
 func TestUpstreamForwardsCallsPostBacksAndErrors(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	cli, _, _, acks := upstreamSetup(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -99,7 +100,7 @@ func TestUpstreamForwardsCallsPostBacksAndErrors(t *testing.T) {
 }
 
 func TestUpstreamDownFailsCleanlyAndRecovers(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	_, cli, u := gatewayTo(t, testConfig(t, "Gw"), "127.0.0.1:1", UpstreamOptions{Wait: 100 * time.Millisecond, LinkOptions: LinkOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond}})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -114,7 +115,7 @@ func TestUpstreamDownFailsCleanlyAndRecovers(t *testing.T) {
 }
 
 func TestTwoUpstreamsRelayTheirOwnPostBacksAndCloseCleanly(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	gw, gwAddr := newKernel(t, testConfig(t, "Gw"))
 	for _, name := range []string{"UpA", "UpB"} {
 		up, upAddr := newKernel(t, testConfig(t, name))
@@ -176,7 +177,7 @@ func holdUntil(release <-chan struct{}) HandlerFunc {
 // while the answer is out, as a Perl kernel, which never waits, does; and
 // a shutdown waits for the answers still owed.
 func TestForwardedCallsDoNotHoldTheClientsChannel(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	cli, gw, up, _ := upstreamSetup(t)
 	release := make(chan struct{})
 	up.HandleFunc("svc/hold", holdUntil(release))
@@ -223,7 +224,7 @@ func TestForwardedCallsDoNotHoldTheClientsChannel(t *testing.T) {
 // clients' answers through the same upstream keep coming, and the slow
 // client still gets its answer once it reads.
 func TestASlowClientDoesNotHoldTheUpstreamsAnswers(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	up, upAddr := newKernel(t, testConfig(t, "Up"))
 	up.HandleFunc("svc/echo", echo)
 	release := make(chan struct{})
@@ -293,7 +294,7 @@ func TestASlowClientDoesNotHoldTheUpstreamsAnswers(t *testing.T) {
 // undef) expires on the gateway after CallTimeout: nothing stays pending
 // there, the client hears nothing (as from Perl), and later calls pass.
 func TestAnUnansweredForwardedCallExpiresOnTheGateway(t *testing.T) {
-	checkGoroutines(t)
+	leaktest.Check(t)
 	up, upAddr := newKernel(t, testConfig(t, "Up"))
 	up.HandleFunc("svc/noreturn", func(context.Context, *Request) (perlcompat.Value, error) { return nil, nil })
 	up.HandleFunc("svc/echo", echo)
