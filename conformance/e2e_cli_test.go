@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ikcgate/ikcgate/daemon"
+	"github.com/ikcgate/ikcgate/internal/leaktest"
 )
 
 // e2eRun is one run of a command: its exit code and output.
@@ -59,7 +60,7 @@ func runIkc(t *testing.T, bin string, args ...string) e2eRun {
 // and straight from Perl: a user cannot tell which answered.
 func TestIkcCLIAgainstPerlAndDaemon(t *testing.T) {
 	needIKC(t)
-	noLeaks(t)
+	leaktest.Check(t)
 	ikcBin := e2eBuild(t, "cmd/ikc")
 	srv := startIKCPeer(t, "ikc_server.pl", "--name", "PerlSrv")
 	perl := fmt.Sprintf("127.0.0.1:%v", srv.waitEvent("listening", 20*time.Second)["port"])

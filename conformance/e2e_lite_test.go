@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ikcgate/ikcgate/daemon"
+	"github.com/ikcgate/ikcgate/internal/leaktest"
 	"github.com/ikcgate/ikcgate/perlcompat"
 )
 
@@ -42,7 +43,7 @@ func TestClientLiteAgainstDaemonDemo(t *testing.T) {
 	needIKC(t)
 	for _, protocol := range []string{"IKC0", "IKC"} {
 		t.Run(protocol, func(t *testing.T) {
-			noLeaks(t)
+			leaktest.Check(t)
 			gw := startE2EDaemon(t, e2eDemoHCL, daemon.Options{})
 			name := "E2ELite" + protocol
 			began := time.Now()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ikcgate/ikcgate/daemon"
 	"github.com/ikcgate/ikcgate/gateway"
+	"github.com/ikcgate/ikcgate/internal/leaktest"
 	"github.com/ikcgate/ikcgate/perlcompat"
 )
 
@@ -53,7 +54,7 @@ type e2eHTTPHit struct {
 // straight to it with no daemon, a client gets another's post-back or none.
 func TestMigrationThroughDaemon(t *testing.T) {
 	needIKC(t)
-	noLeaks(t)
+	leaktest.Check(t)
 	srv := startIKCPeer(t, "e2e_server.pl", "--name", "PerlSrv")
 	perlPort := srv.waitEvent("listening", 20*time.Second)["port"]
 

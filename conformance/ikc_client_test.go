@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/ikcgate/ikcgate/internal/leaktest"
 	"github.com/ikcgate/ikcgate/perlcompat"
 )
 
@@ -25,7 +26,7 @@ func TestPerlClientAgainstGoKernel(t *testing.T) {
 		{"unix-legacy", "unix", "IKC"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			noLeaks(t)
+			leaktest.Check(t)
 			_, addr, path, records := goKernel(t, "GoSrv", nil)
 			connect := "tcp:" + addr
 			if tc.transport == "unix" {

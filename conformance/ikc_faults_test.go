@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/ikcgate/ikcgate/gateway"
+	"github.com/ikcgate/ikcgate/internal/leaktest"
 	"github.com/ikcgate/ikcgate/perlcompat"
 	"github.com/ikcgate/ikcgate/protocol"
 )
@@ -36,7 +37,7 @@ func quietKernel(t *testing.T, name string) *gateway.Kernel {
 // Perl server on the same kernel keeps answering.
 func TestKilledPerlPeerFailsPendingCallsAtOnce(t *testing.T) {
 	needIKC(t)
-	noLeaks(t)
+	leaktest.Check(t)
 	a := startIKCPeer(t, "ikc_server.pl", "--name", "PerlA")
 	b := startIKCPeer(t, "ikc_server.pl", "--name", "PerlB")
 	pa, pb := a.waitEvent("listening", 20*time.Second), b.waitEvent("listening", 20*time.Second)
@@ -87,7 +88,7 @@ func TestKilledPerlPeerFailsPendingCallsAtOnce(t *testing.T) {
 // cleanly when asked.
 func TestErrorPathsLeaveThePerlServerAlive(t *testing.T) {
 	needIKC(t)
-	noLeaks(t)
+	leaktest.Check(t)
 	srv := startIKCPeer(t, "ikc_server.pl", "--name", "PerlSrv")
 	l := srv.waitEvent("listening", 20*time.Second)
 	k := quietKernel(t, "GoCli")
@@ -178,7 +179,7 @@ func TestErrorPathsLeaveThePerlServerAlive(t *testing.T) {
 // hand.
 func TestUpstreamPerlServerRestartIsRidden(t *testing.T) {
 	needIKC(t)
-	noLeaks(t)
+	leaktest.Check(t)
 	first := startIKCPeer(t, "ikc_server.pl", "--name", "PerlSrv")
 	port := first.waitEvent("listening", 20*time.Second)["port"]
 

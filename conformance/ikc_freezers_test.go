@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ikcgate/ikcgate/gateway"
+	"github.com/ikcgate/ikcgate/internal/leaktest"
 	"github.com/ikcgate/ikcgate/perlcompat"
 	"github.com/ikcgate/ikcgate/perlcompat/dumper"
 	"github.com/ikcgate/ikcgate/perlcompat/freezethaw"
@@ -26,7 +27,7 @@ func TestPerlClientWithEachFreezer(t *testing.T) {
 		{"POE::Component::IKC::Freezer", nil},
 	} {
 		t.Run(tc.freezer, func(t *testing.T) {
-			noLeaks(t)
+			leaktest.Check(t)
 			k, addr, _, _ := goKernel(t, "GoSrv", func(c *gateway.Config) {
 				c.Freezers = []perlcompat.Freezer{storable.Freezer{}, freezethaw.Freezer{}, dumper.Freezer{}}
 			})

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ikcgate/ikcgate/internal/leaktest"
 	"github.com/ikcgate/ikcgate/perlcompat"
 )
 
@@ -22,7 +23,7 @@ func TestClientLiteAgainstGoKernel(t *testing.T) {
 	needIKC(t)
 	for _, protocol := range []string{"IKC0", "IKC"} {
 		t.Run(protocol, func(t *testing.T) {
-			noLeaks(t)
+			leaktest.Check(t)
 			_, addr, _, records := goKernel(t, "GoSrv", nil)
 			port := addr[strings.LastIndexByte(addr, ':')+1:]
 			p := startIKCPeer(t, "ikc_lite.pl", "--port", port, "--server", "GoSrv", "--protocol", protocol, "--count", "3")
@@ -113,7 +114,7 @@ func TestClientLiteIsNeverHeldByADelayedAck(t *testing.T) {
 	}
 	for _, protocol := range []string{"IKC0", "IKC"} {
 		t.Run(protocol, func(t *testing.T) {
-			noLeaks(t)
+			leaktest.Check(t)
 			_, addr, _, records := goKernel(t, "GoSrv", nil) // svc/record's channel holds 100
 			port := addr[strings.LastIndexByte(addr, ':')+1:]
 			p := startIKCPeer(t, "ikc_lite.pl", "--port", port, "--server", "GoSrv", "--protocol", protocol,

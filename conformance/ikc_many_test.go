@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/ikcgate/ikcgate/internal/leaktest"
 )
 
 // TestSixtyFourPerlClientsAtOnce starts 64 real Perl IKC client processes
@@ -14,7 +16,7 @@ func TestSixtyFourPerlClientsAtOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: 64 Perl processes take a while on 2 cores")
 	}
-	noLeaks(t)
+	leaktest.Check(t)
 	_, addr, _, _ := goKernel(t, "GoSrv", nil)
 	const n = 64
 	peers := make([]*perlPeer, n)

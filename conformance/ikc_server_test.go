@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/ikcgate/ikcgate/gateway"
+	"github.com/ikcgate/ikcgate/internal/leaktest"
 	"github.com/ikcgate/ikcgate/perlcompat"
 )
 
@@ -59,7 +60,7 @@ func TestGoClientAgainstPerlServer(t *testing.T) {
 		{"unix-legacy", "unix", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			noLeaks(t)
+			leaktest.Check(t)
 			args := []string{"--name", "PerlSrv", "--push", "GoCli"}
 			if tc.transport == "unix" {
 				args = append(args, "--unix", filepath.Join(t.TempDir(), "perl.sock"))

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/ikcgate/ikcgate/gateway"
+	"github.com/ikcgate/ikcgate/internal/leaktest"
 	"github.com/ikcgate/ikcgate/perlcompat"
 )
 
@@ -26,7 +27,7 @@ func TestPerlClientThroughGatewayToPerlServer(t *testing.T) {
 	needIKC(t)
 	for _, protocol := range []string{"IKC0", "IKC"} {
 		t.Run(protocol, func(t *testing.T) {
-			noLeaks(t)
+			leaktest.Check(t)
 			srv := startIKCPeer(t, "ikc_server.pl", "--name", "PerlSrv")
 			l := srv.waitEvent("listening", 20*time.Second)
 
