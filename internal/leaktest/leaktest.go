@@ -8,6 +8,9 @@ import (
 	"time"
 )
 
+// grace is how long ending goroutines get; tests of this package shorten it.
+var grace = 10 * time.Second
+
 // Check fails t if, when it ends, more goroutines run than when Check
 // was called. Goroutines that are ending get 10 seconds to go (a Perl
 // peer on a loaded machine can be that slow to hang up); the failure
@@ -16,7 +19,7 @@ func Check(t testing.TB) {
 	t.Helper()
 	before := runtime.NumGoroutine()
 	t.Cleanup(func() {
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(grace)
 		for {
 			n := runtime.NumGoroutine()
 			if n <= before {

@@ -26,27 +26,33 @@ func (r *recorder) end() {
 }
 
 func TestAGoroutineLeftRunningFailsTheTest(t *testing.T) {
+	defer func(g time.Duration) { grace = g }(grace)
+	grace = 500 * time.Millisecond
 	r := &recorder{TB: t}
-	stop := make(chan struct{})
-	defer close(stop)
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	defer func() { close(stop); <-stopped }()
 	Check(r)
-	go func() { <-stop }()
+	go func() { <-stop; close(stopped) }()
 	start := time.Now()
 	r.end()
 	if len(r.errors) != 1 {
 		t.Fatalf("a goroutine left running gave %d errors, want 1", len(r.errors))
 	}
-	if waited := time.Since(start); waited < 9*time.Second {
-		t.Errorf("failed after %v: a goroutine that is ending gets 10 s", waited)
+	if waited := time.Since(start); waited < grace {
+		t.Errorf("failed after %v: a goroutine that is ending gets %v", waited, grace)
 	}
 }
 
 func TestAGoroutineThatEndsSoonPasses(t *testing.T) {
 	r := &recorder{TB: t}
 	Check(r)
-	go func() { time.Sleep(100 * time.Millisecond) }()
+	go func() { time.Sleep(200 * time.Millisecond) }()
+	start := time.Now()
 	r.end()
 	if len(r.errors) != 0 {
 		t.Fatalf("a goroutine that ended within the grace period failed the test: %v", r.errors)
+	}
+	if waited := time.Since(start); waited < 150*time.Millisecond {
+		t.Errorf("the check returned after %v, before the goroutine ended", waited)
 	}
 }
