@@ -273,6 +273,19 @@ func (fr *FrameReader) ReadFrame() ([]byte, error) {
 // as frames. They are valid until the next ReadFrame.
 func (fr *FrameReader) Buffered() []byte { return fr.buf[fr.start:fr.end] }
 
+// HasFrame reports that the next ReadFrame returns without reading: a
+// whole frame is buffered (or a bad header, or a sticky error). Bytes of
+// a frame still arriving do not count: a server that holds its replies
+// for the rest of a burst must not hold them while a big frame trickles
+// in.
+func (fr *FrameReader) HasFrame() bool {
+	if fr.err != nil {
+		return true
+	}
+	_, n, _, err := parseFrame(fr.buf[fr.start:fr.end], fr.max)
+	return n > 0 || err != nil
+}
+
 // fill reads more bytes. need is the size of the frame being assembled, or
 // 0 when its header is incomplete. The buffer grows at most to twice what
 // has been received, so a declared length alone never allocates memory,

@@ -621,3 +621,33 @@ func TestFrameReaderReadsBigChunksInAFloodAndShrinksWhenItEnds(t *testing.T) {
 		t.Errorf("buffer kept at %d bytes after the flood ended, want %d", cap(fr.buf), frameReadChunk)
 	}
 }
+
+func TestFrameReaderHasFrameOnlyWhenAWholeFrameIsBuffered(t *testing.T) {
+	one, err := AppendFrame(nil, []byte("first"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	two, err := AppendFrame(nil, []byte("second, still arriving"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		buffered []byte
+		want     bool
+	}{
+		{"nothing", nil, false},
+		{"a header's start", two[:1], false},
+		{"a header and part of the payload", two[:len(two)-1], false},
+		{"a whole frame", two, true},
+		{"a bad header", []byte("x\x00"), true},
+	} {
+		fr := NewFrameReader(bytes.NewReader(nil), append(append([]byte(nil), one...), tc.buffered...), 0)
+		if _, err := fr.ReadFrame(); err != nil {
+			t.Fatalf("%s: first frame: %v", tc.name, err)
+		}
+		if got := fr.HasFrame(); got != tc.want {
+			t.Errorf("%s buffered behind a frame: HasFrame = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
