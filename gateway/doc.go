@@ -64,7 +64,12 @@
 // writes; a call forwarded to a Perl kernel goes out at once); the rest
 // goes to the writer, which lets ready goroutines run first, then sends
 // whatever is queued in one writev, small frames copied together into
-// pooled chunks; send queues are bounded. A Go caller making one call at a
+// pooled chunks; send queues are bounded. Replies to requests the reader
+// serves while whole requests are buffered behind them (pipelined calls)
+// wait in the queue, and the reader writes them with the burst's last
+// reply: no writer wake-up per burst. At most half the queue is held, and
+// nothing is held while the next request is still arriving or once reading
+// has moved on from a long handler. A Go caller making one call at a
 // time reads its own reply when it can: the reader lends it the read role
 // and sleeps, which spares a thread wake-up per call (lead.go); a frame
 // the peer sends on its own meanwhile waits at most about 2 ms. On Linux

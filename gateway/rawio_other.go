@@ -17,6 +17,8 @@ func (*nbWriter) Write([]byte) (int, error) { return 0, nil }
 
 func (*nbWriter) writeAll(*net.Buffers) error { return nil }
 
+func (*nbWriter) tryWritev(b net.Buffers) (net.Buffers, error) { return b, nil }
+
 func newRawReader(nc net.Conn, _ *unacked) io.Reader { return nc }
 
 // unacked is rawio_unix.go's; unused here.

@@ -28,6 +28,8 @@ type nbWriter struct {
 	bufs *net.Buffers
 	iov  [16]syscall.Iovec
 	wfn  func(fd uintptr) bool
+	tfn  func(fd uintptr) bool // tryWritev's, on tb
+	tb   net.Buffers
 }
 
 // newNBWriter returns nc's non-blocking writer, or nil when nc has no
@@ -126,6 +128,30 @@ func (w *nbWriter) writeAll(bufs *net.Buffers) error {
 		return os.NewSyscallError("writev", werr)
 	}
 	return nil
+}
+
+// tryWritev writes what the socket takes of bufs now, without waiting,
+// and returns the rest.
+func (w *nbWriter) tryWritev(bufs net.Buffers) (net.Buffers, error) {
+	w.tb, w.err = bufs, nil
+	w.bufs = &w.tb
+	if w.tfn == nil {
+		w.tfn = func(fd uintptr) bool {
+			w.writev(fd)
+			return true // never park
+		}
+	}
+	err := w.rc.Write(w.tfn)
+	rest, werr := w.tb, w.err
+	w.tb, w.bufs, w.err = nil, nil, nil
+	clear(w.iov[:])
+	if err != nil {
+		return rest, err
+	}
+	if werr != nil {
+		return rest, os.NewSyscallError("writev", werr)
+	}
+	return rest, nil
 }
 
 func (w *nbWriter) writev(fd uintptr) bool {

@@ -199,7 +199,11 @@ func (k *Kernel) reply(ch *channel, req *protocol.Request, session string, resul
 	// A reply goes back on the channel the call came in on. Perl routes it
 	// by rsvp.kernel instead, which comes to the same for a caller that
 	// announced that name.
-	if err := ch.sendReply(ch.replyCtx, msg); err != nil {
+	mode := sendAtOnce
+	if ch.burstReq.Load() == req {
+		mode = sendHeld // served inline with more requests behind it
+	}
+	if err := ch.sendFrame(ch.replyCtx, msg, mode); err != nil {
 		var fe *FreezeError
 		if errors.As(err, &fe) {
 			// The caller would wait forever: tell it why instead.

@@ -46,8 +46,10 @@ func newSendQueue(max int) *sendQueue {
 // push queues f. A frame of at most smallFrame bytes is copied, and the
 // caller may reuse f at once; a larger one belongs to the queue. When the
 // queue is full it returns false and a channel closed once the writer has
-// taken frames, to wait on before trying again.
-func (q *sendQueue) push(f []byte) (bool, <-chan struct{}) {
+// taken frames, to wait on before trying again. With hold set the writer
+// is not woken: a held frame is written by whoever flushes next (see
+// sendHeld).
+func (q *sendQueue) push(f []byte, hold bool) (bool, <-chan struct{}) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.n >= q.max {
@@ -71,7 +73,9 @@ func (q *sendQueue) push(f []byte) (bool, <-chan struct{}) {
 	}
 	q.sizes = append(q.sizes, int32(len(f)))
 	q.n++
-	q.signal()
+	if !hold {
+		q.signal()
+	}
 	return true, nil
 }
 

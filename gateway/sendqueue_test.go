@@ -30,7 +30,7 @@ func TestSendQueueKeepsFrameOrderAcrossChunksAndLargeFrames(t *testing.T) {
 		}
 		want.Write(f)
 		sizes = append(sizes, int32(n))
-		if ok, _ := q.push(f); !ok {
+		if ok, _ := q.push(f, false); !ok {
 			t.Fatalf("push %d refused", i)
 		}
 		if n <= smallFrame {
@@ -63,7 +63,7 @@ func TestSendQueueKeepsFrameOrderAcrossChunksAndLargeFrames(t *testing.T) {
 		t.Error("take left frames behind")
 	}
 	// After take, a new small frame starts a new chunk, not the old tail.
-	if ok, _ := q.push([]byte("next")); !ok {
+	if ok, _ := q.push([]byte("next"), false); !ok {
 		t.Fatal("push after take refused")
 	}
 	b.release()
@@ -76,11 +76,11 @@ func TestSendQueueKeepsFrameOrderAcrossChunksAndLargeFrames(t *testing.T) {
 func TestSendQueueBoundCountsFramesNotWrites(t *testing.T) {
 	q := newSendQueue(3)
 	for i := 0; i < 3; i++ {
-		if ok, _ := q.push([]byte("x")); !ok {
+		if ok, _ := q.push([]byte("x"), false); !ok {
 			t.Fatalf("push %d refused under the bound", i)
 		}
 	}
-	ok, room := q.push([]byte("x"))
+	ok, room := q.push([]byte("x"), false)
 	if ok || room == nil {
 		t.Fatal("a fourth frame fits a queue of 3")
 	}
@@ -93,7 +93,7 @@ func TestSendQueueBoundCountsFramesNotWrites(t *testing.T) {
 	default:
 		t.Error("take did not signal room")
 	}
-	if ok, _ := q.push([]byte("x")); !ok {
+	if ok, _ := q.push([]byte("x"), false); !ok {
 		t.Error("push refused after take")
 	}
 }

@@ -1,0 +1,170 @@
+package gateway
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ikcgate/ikcgate/internal/leaktest"
+	"github.com/ikcgate/ikcgate/perlcompat"
+	"github.com/ikcgate/ikcgate/protocol"
+)
+
+// callTo is a call from a raw peer announced as kernelID, its reply
+// addressed as a Perl kernel addresses it.
+func callTo(kernelID, state string, n int, arg perlcompat.Value) *protocol.Request {
+	msg := protocol.NewPost(protocol.Specifier{Kernel: "Srv", Session: "svc", State: state}, perlcompat.NewArray(arg))
+	rsvp := protocol.Specifier{Kernel: kernelID, Session: rsvpSession, State: rsvpPrefix + strconv.Itoa(n)}
+	msg.Rsvp = &rsvp
+	msg.RsvpValue = rsvp.Value()
+	return msg
+}
+
+// writeBurst writes every request in one write, as a Perl client's
+// pipelined calls arrive: the server reads them in one go.
+func (p *rawPeer) writeBurst(reqs ...*protocol.Request) {
+	p.t.Helper()
+	var b []byte
+	for _, r := range reqs {
+		b = append(b, frame(p.t, r.Value())...)
+	}
+	if _, err := p.nc.Write(b); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// wantReply reads the next frame and checks it answers call n with want.
+func (p *rawPeer) wantReply(n int, want string) {
+	p.t.Helper()
+	r := p.read()
+	if got := r.Event.State; got != rsvpPrefix+strconv.Itoa(n) {
+		p.t.Fatalf("reply to %s, want to call %d", got, n)
+	}
+	if got := describeParams(r); got != want {
+		p.t.Fatalf("reply to call %d = %q, want %q", n, got, want)
+	}
+}
+
+func TestRepliesToABurstOfCallsGoOutWithoutWakingTheWriter(t *testing.T) {
+	leaktest.Check(t)
+	srv, addr := newKernel(t, testConfig(t, "Srv"))
+	srv.HandleFunc("svc/echo", echo)
+	p := dialRaw(t, addr, "Burst")
+	waitRegistered(srv, "Burst")
+	for round := 0; round < 3; round++ {
+		before := writerRounds.Load()
+		var calls []*protocol.Request
+		for i := range 16 {
+			calls = append(calls, callTo("Burst", "echo", i, perlcompat.Int(100*round+i)))
+		}
+		p.writeBurst(calls...)
+		for i := range 16 {
+			p.wantReply(i, strconv.Itoa(100*round+i))
+		}
+		// The replies were held and went out with the last one, from
+		// the reader: waking the writer on another thread per burst was
+		// a quarter of a pipelining server's CPU.
+		if woke := writerRounds.Load() - before; woke != 0 {
+			t.Errorf("round %d: the writer woke %d times for a burst of 16 calls", round, woke)
+		}
+	}
+}
+
+func TestAReplyHeldInABurstThatEndsWithAPostGoesOut(t *testing.T) {
+	leaktest.Check(t)
+	srv, addr := newKernel(t, testConfig(t, "Srv"))
+	srv.HandleFunc("svc/echo", echo)
+	var posts atomic.Int64
+	srv.HandleFunc("svc/count", func(context.Context, *Request) (perlcompat.Value, error) {
+		posts.Add(1)
+		return nil, nil
+	})
+	p := dialRaw(t, addr, "Burst")
+	waitRegistered(srv, "Burst")
+	post := protocol.NewPost(protocol.Specifier{Kernel: "Srv", Session: "svc", State: "count"}, perlcompat.NewArray(perlcompat.Int(1)))
+	// Nothing answers the post that ends the burst: the reader sends the
+	// held reply before it waits for more input.
+	p.writeBurst(callTo("Burst", "echo", 1, perlcompat.Text("a")), callTo("Burst", "echo", 2, perlcompat.Text("b")), post)
+	p.wantReply(1, "a")
+	p.wantReply(2, "b")
+	if n := posts.Load(); n != 1 {
+		t.Errorf("the post was served %d times", n)
+	}
+}
+
+func TestAReplyHeldBehindASlowHandlerGoesOutWhenReadingMovesOn(t *testing.T) {
+	leaktest.Check(t)
+	srv, addr := newKernel(t, testConfig(t, "Srv"))
+	srv.HandleFunc("svc/echo", echo)
+	release := make(chan struct{})
+	srv.HandleFunc("svc/slow", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
+		// Busy, without WillBlock: only the watchdog moves reading on.
+		select {
+		case <-release:
+		case <-time.After(10 * time.Second):
+		}
+		return r.Arg(0), nil
+	})
+	p := dialRaw(t, addr, "Burst")
+	waitRegistered(srv, "Burst")
+	p.writeBurst(callTo("Burst", "echo", 1, perlcompat.Text("quick")), callTo("Burst", "slow", 2, perlcompat.Text("slow")))
+	// The quick reply was held for the end of the burst; the slow
+	// handler has not ended it, and must not hold the reply meanwhile.
+	start := time.Now()
+	p.wantReply(1, "quick")
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Errorf("the quick reply waited %v behind the slow handler", waited)
+	}
+	close(release)
+	p.wantReply(2, "slow")
+}
+
+func TestABurstLongerThanTheSendQueueIsServedWhenAFullQueueDisconnects(t *testing.T) {
+	leaktest.Check(t)
+	cfg := testConfig(t, "Srv")
+	cfg.SendQueue = 8
+	cfg.QueueFull = QueueDisconnect
+	srv, addr := newKernel(t, cfg)
+	srv.HandleFunc("svc/echo", echo)
+	p := dialRaw(t, addr, "Burst")
+	waitRegistered(srv, "Burst")
+	// Held replies never fill the queue: past half of it, the writer is
+	// woken as for any other frame.
+	for round := 0; round < 3; round++ {
+		var calls []*protocol.Request
+		for i := range 64 {
+			calls = append(calls, callTo("Burst", "echo", i, perlcompat.Int(i)))
+		}
+		p.writeBurst(calls...)
+		for i := range 64 {
+			p.wantReply(i, strconv.Itoa(i))
+		}
+	}
+	if srv.lookup("Burst") == nil {
+		t.Error("the channel was closed")
+	}
+}
+
+func TestAReplyIsNotHeldWhileTheNextFrameIsStillArriving(t *testing.T) {
+	leaktest.Check(t)
+	srv, addr := newKernel(t, testConfig(t, "Srv"))
+	srv.HandleFunc("svc/echo", echo)
+	p := dialRaw(t, addr, "Burst")
+	waitRegistered(srv, "Burst")
+	big := strings.Repeat("x", 100<<10)
+	first := frame(t, callTo("Burst", "echo", 1, perlcompat.Text("small")).Value())
+	second := frame(t, callTo("Burst", "echo", 2, perlcompat.Text(big)).Value())
+	// The small call and the start of a big one arrive together; the
+	// rest of the big one only once the small call is answered.
+	if _, err := p.nc.Write(append(first, second[:1000]...)); err != nil {
+		t.Fatal(err)
+	}
+	p.wantReply(1, "small")
+	if _, err := p.nc.Write(second[1000:]); err != nil {
+		t.Fatal(err)
+	}
+	p.wantReply(2, big)
+}
