@@ -51,6 +51,9 @@ func (p *rawPeer) wantReply(n int, want string) {
 func TestRepliesToABurstOfCallsGoOutWithoutWakingTheWriter(t *testing.T) {
 	leaktest.Check(t)
 	srv, addr := newKernel(t, testConfig(t, "Srv"))
+	// On a loaded machine the watchdog would move reading on from a
+	// descheduled handler, and the worker's replies wake the writer.
+	srv.inlineTakeover = time.Hour
 	srv.HandleFunc("svc/echo", echo)
 	p := dialRaw(t, addr, "Burst")
 	waitRegistered(srv, "Burst")
@@ -128,6 +131,10 @@ func TestABurstLongerThanTheSendQueueIsServedWhenAFullQueueDisconnects(t *testin
 	cfg.SendQueue = 8
 	cfg.QueueFull = QueueDisconnect
 	srv, addr := newKernel(t, cfg)
+	// Served inline only: replies from the worker, after the watchdog
+	// moved reading on from a descheduled handler, wait for the writer,
+	// and on a loaded machine 8 of them can fill the queue.
+	srv.inlineTakeover = time.Hour
 	srv.HandleFunc("svc/echo", echo)
 	p := dialRaw(t, addr, "Burst")
 	waitRegistered(srv, "Burst")
