@@ -83,11 +83,13 @@ func chunker(seed []byte) func() int {
 }
 
 type chunkReader struct {
-	data []byte
-	next func() int
+	data  []byte
+	next  func() int
+	reads int
 }
 
 func (c *chunkReader) Read(p []byte) (int, error) {
+	c.reads++
 	if len(c.data) == 0 {
 		return 0, io.EOF
 	}
@@ -156,14 +158,19 @@ func FuzzFrameDecoder(f *testing.F) {
 		if len(seed) > 0 && len(stream) > 0 {
 			split = int(seed[0]) % (len(stream) + 1)
 		}
-		var r io.Reader = &chunkReader{data: stream[split:], next: chunker(seed)}
+		cr := &chunkReader{data: stream[split:], next: chunker(seed)}
+		var r io.Reader = cr
 		if len(seed) > 1 && seed[1]%2 == 0 {
 			r = iotest.DataErrReader(r)
 		}
 		fr := NewFrameReader(r, stream[:split], fuzzFrameMax)
 		got = got[:0]
 		for {
+			whole, reads := fr.HasFrame(), cr.reads
 			p, err := fr.ReadFrame()
+			if whole && cr.reads != reads {
+				t.Fatal("HasFrame said a whole frame was buffered, and ReadFrame read")
+			}
 			if err != nil {
 				checkFrames(t, "FrameReader", got, err, want, wantErr)
 				break
