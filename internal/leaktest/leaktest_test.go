@@ -1,10 +1,28 @@
 package leaktest
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 )
+
+// settle waits until the goroutine count holds still: the previous
+// test's goroutines may still be on their way out, and Check would count
+// them as running before it.
+func settle(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for same, n := 0, runtime.NumGoroutine(); same < 5; same++ {
+		time.Sleep(10 * time.Millisecond)
+		if m := runtime.NumGoroutine(); m != n {
+			same, n = -1, m
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the goroutine count never settled")
+		}
+	}
+}
 
 // recorder is a testing.TB that keeps what the check reports.
 type recorder struct {
@@ -31,6 +49,7 @@ func TestAGoroutineLeftRunningFailsTheTest(t *testing.T) {
 	r := &recorder{TB: t}
 	stop, stopped := make(chan struct{}), make(chan struct{})
 	defer func() { close(stop); <-stopped }()
+	settle(t)
 	Check(r)
 	go func() { <-stop; close(stopped) }()
 	start := time.Now()
@@ -45,6 +64,7 @@ func TestAGoroutineLeftRunningFailsTheTest(t *testing.T) {
 
 func TestAGoroutineThatEndsSoonPasses(t *testing.T) {
 	r := &recorder{TB: t}
+	settle(t)
 	Check(r)
 	go func() { time.Sleep(200 * time.Millisecond) }()
 	start := time.Now()
