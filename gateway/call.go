@@ -43,6 +43,14 @@ type pendingCall struct {
 	deadline   int64
 	prev, next *pendingCall
 	listed     bool
+
+	// A call sent with Go whose context can end: the channel's group for
+	// that context watches it (ctxgroup.go), linked by gprev and gnext
+	// while in flight (guarded by the channel's mu). grouped is set
+	// before the call is sent and never changes.
+	group        *ctxGroup
+	gprev, gnext *pendingCall
+	grouped      bool
 }
 
 func (p *pendingCall) finish(v perlcompat.Value, err error) {
@@ -239,7 +247,7 @@ func (k *Kernel) callOn(ctx context.Context, ch *channel, to protocol.Specifier,
 // callMsg sends msg as a call on ch, with an rsvp state of ours, and waits
 // for the reply.
 func (k *Kernel) callMsg(ctx context.Context, ch *channel, msg *protocol.Request) (perlcompat.Value, error) {
-	c, err := k.startCall(ctx, ch, msg, sendOwnCall, true)
+	c, err := k.startCall(ctx, ch, msg, sendOwnCall, true, false)
 	if err != nil {
 		return nil, err
 	}
@@ -281,7 +289,11 @@ type startedCall struct {
 // Limits.CallTimeout (see expiry.go). awaited says a caller will await
 // it, marked before it is sent so that a quick answer finds it so
 // (lead.go).
-func (k *Kernel) startCall(ctx context.Context, ch *channel, msg *protocol.Request, mode sendMode, awaited bool) (*startedCall, error) {
+//
+// watch has the channel's context group fail the call when ctx ends (Go's
+// calls; see ctxgroup.go); a call nobody awaits is otherwise watched by
+// its caller.
+func (k *Kernel) startCall(ctx context.Context, ch *channel, msg *protocol.Request, mode sendMode, awaited, watch bool) (*startedCall, error) {
 	c := &startedCall{k: k, ch: ch, msg: msg, start: time.Now()}
 	p := &c.pending
 	k.initPending(p, ch, msg.Event)
@@ -295,7 +307,11 @@ func (k *Kernel) startCall(ctx context.Context, ch *channel, msg *protocol.Reque
 	if _, ok := ctx.Deadline(); !ok {
 		p.deadline = int64(c.start.Sub(k.epoch) + k.limits().CallTimeout)
 	}
-	if err := ch.addPending(p); err != nil {
+	var wctx context.Context
+	if watch && ctx.Done() != nil {
+		wctx = ctx
+	}
+	if err := ch.addPending(p, wctx); err != nil {
 		return nil, err
 	}
 	// A call with no deadline of its own stops waiting for room in the
@@ -374,7 +390,9 @@ func (k *Kernel) initPending(p *pendingCall, ch *channel, to protocol.Specifier)
 	p.event = to
 }
 
-func (ch *channel) addPending(p *pendingCall) error {
+// addPending registers p on ch, in ch's context group for watch when
+// watch is not nil.
+func (ch *channel) addPending(p *pendingCall, watch context.Context) error {
 	ch.mu.Lock()
 	if ch.failErr != nil {
 		ch.mu.Unlock()
@@ -383,6 +401,9 @@ func (ch *channel) addPending(p *pendingCall) error {
 	ch.pending[p.state] = p
 	if p.deadline != 0 {
 		ch.listExpiry(p)
+	}
+	if watch != nil {
+		ch.joinCtxGroup(p, watch)
 	}
 	ch.mu.Unlock()
 	if ch.k.cfg.Rsvp == RsvpPerl {
@@ -423,6 +444,7 @@ func (k *Kernel) takePending(ch *channel, state string) *pendingCall {
 func (ch *channel) removePending(p *pendingCall) {
 	delete(ch.pending, p.state)
 	ch.unlistExpiry(p)
+	ch.leaveCtxGroup(p)
 }
 
 func (k *Kernel) dropPending(ch *channel, p *pendingCall) {

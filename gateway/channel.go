@@ -126,6 +126,7 @@ type channel struct {
 	failErr  error
 	dead     chan struct{} // closed by fail
 	pending  map[string]*pendingCall
+	group    *ctxGroup  // the context group of calls sent with Go (ctxgroup.go)
 	expiry   expiryList // pending calls that expire after CallTimeout
 
 	drainCh  chan struct{} // closed by drain
@@ -893,8 +894,12 @@ func (ch *channel) fail(err error) {
 	pend := ch.pending
 	ch.pending = map[string]*pendingCall{}
 	ch.stopExpiry()
+	stopGroup := ch.dropCtxGroup()
 	close(ch.dead)
 	ch.mu.Unlock()
+	if stopGroup != nil {
+		stopGroup()
+	}
 	ch.cancel()
 	ch.nc.Close()
 	for _, p := range pend {

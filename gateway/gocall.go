@@ -114,7 +114,7 @@ func (k *Kernel) goOn(ctx context.Context, c *AsyncCall, ch *channel, to protoco
 	if o.from != "" {
 		msg.From = protocol.ProxyFrom(ch.localID, o.from)
 	}
-	sc, err := k.startCall(ctx, ch, msg, sendOwnCall, false)
+	sc, err := k.startCall(ctx, ch, msg, sendOwnCall, false, true)
 	if err != nil {
 		c.settle(nil, err)
 		return
@@ -146,10 +146,12 @@ func (c *AsyncCall) settle(v perlcompat.Value, err error) *AsyncCall {
 
 // notify settles ac with the answer on whichever goroutine gets it. A
 // call with no deadline of its own expires from its channel's list; one
-// whose ctx can end is failed when it does, as await would fail it.
+// whose ctx can end is failed when it does, as await would fail it: by
+// the channel's group for ctx, or, when another context's calls hold
+// the group, by a watch of its own.
 func (c *startedCall) notify(ctx context.Context, ac *AsyncCall) {
 	stop := func() bool { return false }
-	if ctx.Done() != nil {
+	if ctx.Done() != nil && !c.p.grouped {
 		stop = context.AfterFunc(ctx, func() {
 			c.k.dropPending(c.ch, c.p)
 			err := ctx.Err()

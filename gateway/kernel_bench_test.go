@@ -156,8 +156,19 @@ func BenchmarkCallPipelined64(b *testing.B) {
 // BenchmarkGoPipelined64: 64 calls in flight on one channel at all times,
 // from one goroutine with Peer.Go.
 func BenchmarkGoPipelined64(b *testing.B) {
+	benchGoPipelined64(b, context.Background())
+}
+
+// BenchmarkGoPipelined64Deadline: the same calls under one context with a
+// deadline, which every call's answer must be watched against.
+func BenchmarkGoPipelined64Deadline(b *testing.B) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	benchGoPipelined64(b, ctx)
+}
+
+func benchGoPipelined64(b *testing.B, ctx context.Context) {
 	peer, _ := benchPair(b)
-	ctx := context.Background()
 	done := make(chan *AsyncCall, 64)
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -149,7 +149,7 @@ func (u *Upstream) ServeIKC(ctx context.Context, r *Request) (perlcompat.Value, 
 	// when the client's channel can take it later: the next request is
 	// forwarded meanwhile, as a Perl kernel, which never waits, would, and
 	// no goroutine waits per call.
-	c, err := u.k.startCall(ctx, ch, msg, sendAtOnce, false)
+	c, err := u.k.startCall(ctx, ch, msg, sendAtOnce, false, false)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,112 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// ctxGroup fails the calls sent with Go under one context when it ends.
+// A caller keeping many calls in flight passes them all the same context;
+// watching it once per channel, instead of with context.AfterFunc per call
+// (two allocations and a lock on the context shared with the reader that
+// settles the call), took a microsecond off each call's client CPU.
+//
+// A channel has at most one group, for the context of the calls in
+// flight; a call under another context is watched on its own. The group
+// stays, empty, for the next call under its context, until a call under
+// another context replaces it or the channel ends. Everything is under
+// the channel's mu, and joining and leaving ride on adding and removing
+// the pending call.
+type ctxGroup struct {
+	ch   *channel
+	ctx  context.Context
+	done <-chan struct{}
+	head *pendingCall // the calls in flight, linked by gnext and gprev
+	stop func() bool
+}
+
+// joinCtxGroup adds p to the group for ctx, making the group if the
+// channel has none or an empty one. It reports false when another
+// context's calls are in flight: the caller watches ctx itself. ch.mu is
+// held.
+func (ch *channel) joinCtxGroup(p *pendingCall, ctx context.Context) bool {
+	g := ch.group
+	done := ctx.Done()
+	if g == nil || g.done != done {
+		if g != nil && g.head != nil {
+			return false
+		}
+		if g != nil {
+			g.stop() // empty: its context has no call left here
+		}
+		g = &ctxGroup{ch: ch, ctx: ctx, done: done}
+		// If ctx is done already, fire runs at once on a goroutine of
+		// its own, and waits for ch.mu.
+		g.stop = context.AfterFunc(ctx, g.fire)
+		ch.group = g
+	}
+	p.group, p.grouped = g, true
+	p.gnext = g.head
+	if g.head != nil {
+		g.head.gprev = p
+	}
+	g.head = p
+	return true
+}
+
+// leaveCtxGroup takes p out of its group, if it is in one. ch.mu is held.
+func (ch *channel) leaveCtxGroup(p *pendingCall) {
+	g := p.group
+	if g == nil {
+		return
+	}
+	if p.gprev != nil {
+		p.gprev.gnext = p.gnext
+	} else {
+		g.head = p.gnext
+	}
+	if p.gnext != nil {
+		p.gnext.gprev = p.gprev
+	}
+	p.group, p.gprev, p.gnext = nil, nil, nil
+}
+
+// dropCtxGroup forgets the channel's group as it fails (its calls fail
+// with the channel) and returns the stop of its watch. ch.mu is held.
+func (ch *channel) dropCtxGroup() func() bool {
+	g := ch.group
+	if g == nil {
+		return nil
+	}
+	ch.group = nil
+	return g.stop
+}
+
+// fire fails the group's calls as their context ended: ErrNoReply at its
+// deadline, as a call's own expiry would, else the context's error.
+func (g *ctxGroup) fire() {
+	ch := g.ch
+	ch.mu.Lock()
+	var calls []*pendingCall
+	for p := g.head; p != nil; {
+		next := p.gnext
+		ch.leaveCtxGroup(p)
+		ch.removePending(p)
+		calls = append(calls, p)
+		p = next
+	}
+	if ch.group == g {
+		ch.group = nil
+	}
+	ch.mu.Unlock()
+	err := g.ctx.Err()
+	for _, p := range calls {
+		ch.k.dropKernelPending(p)
+		if errors.Is(err, context.DeadlineExceeded) {
+			p.finish(nil, fmt.Errorf("%w from %s within the deadline (Perl sends none for undef)", ErrNoReply, p.event.String()))
+		} else {
+			p.finish(nil, err)
+		}
+	}
+}

@@ -1,0 +1,169 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/ikcgate/ikcgate/internal/leaktest"
+)
+
+// groupOf reports the channel's context group: the context it watches
+// (nil without one) and how many calls are in it.
+func groupOf(ch *channel) (context.Context, int) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	g := ch.group
+	if g == nil {
+		return nil, 0
+	}
+	n := 0
+	for p := g.head; p != nil; p = p.gnext {
+		n++
+	}
+	return g.ctx, n
+}
+
+// waitPending waits until ch tracks n calls.
+func waitPending(t *testing.T, ch *channel, n int) {
+	t.Helper()
+	waitFor(t, "the calls pending", func() bool { table, _ := pendingCount(ch); return table == n })
+}
+
+func TestGoCallsUnderOneContextAreWatchedTogetherAndAllEndWithIt(t *testing.T) {
+	t.Run("strict", func(t *testing.T) { testGoCallsUnderOneContext(t, RsvpStrict) })
+	t.Run("perl", func(t *testing.T) { testGoCallsUnderOneContext(t, RsvpPerl) })
+}
+
+func testGoCallsUnderOneContext(t *testing.T, rsvp RsvpPolicy) {
+	leaktest.Check(t)
+	_, p := expiryPairWith(t, time.Minute, rsvp)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan *AsyncCall, 20)
+	for range 20 {
+		p.Go(ctx, "svc/noreturn", 1, done)
+	}
+	waitPending(t, p.ch, 20)
+	if gctx, n := groupOf(p.ch); gctx != ctx || n != 20 {
+		t.Fatalf("group watches %v with %d calls; want the callers' context with 20", gctx, n)
+	}
+	cancel()
+	for range 20 {
+		if c := recvCall(t, done); !errors.Is(c.Err, context.Canceled) {
+			t.Errorf("err = %v, want context.Canceled", c.Err)
+		}
+	}
+	wantNothingPending(t, p.ch, "after the context ended")
+	if gctx, _ := groupOf(p.ch); gctx != nil {
+		t.Error("the fired group is still the channel's")
+	}
+}
+
+func TestGoCallsUnderOneContextEndAtItsDeadlineWithErrNoReply(t *testing.T) {
+	leaktest.Check(t)
+	_, p := expiryPair(t, time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	done := make(chan *AsyncCall, 5)
+	for range 5 {
+		p.Go(ctx, "svc/noreturn", 1, done)
+	}
+	for range 5 {
+		if c := recvCall(t, done); !errors.Is(c.Err, ErrNoReply) {
+			t.Errorf("err = %v, want ErrNoReply", c.Err)
+		}
+	}
+	wantNothingPending(t, p.ch, "after the deadline")
+}
+
+func TestAGoCallUnderAnotherContextIsWatchedOnItsOwn(t *testing.T) {
+	leaktest.Check(t)
+	_, p := expiryPair(t, time.Minute)
+	a, cancelA := context.WithCancel(context.Background())
+	defer cancelA()
+	b, cancelB := context.WithCancel(context.Background())
+	defer cancelB()
+	doneA, doneB := make(chan *AsyncCall, 3), make(chan *AsyncCall, 1)
+	for range 3 {
+		p.Go(a, "svc/noreturn", 1, doneA)
+	}
+	p.Go(b, "svc/noreturn", 1, doneB)
+	waitPending(t, p.ch, 4)
+	if gctx, n := groupOf(p.ch); gctx != a || n != 3 {
+		t.Fatalf("group watches %v with %d calls; want a's 3", gctx, n)
+	}
+	cancelB()
+	if c := recvCall(t, doneB); !errors.Is(c.Err, context.Canceled) {
+		t.Errorf("b's call: err = %v, want context.Canceled", c.Err)
+	}
+	if table, _ := pendingCount(p.ch); table != 3 {
+		t.Fatalf("%d calls pending after b ended; want a's 3", table)
+	}
+	cancelA()
+	for range 3 {
+		if c := recvCall(t, doneA); !errors.Is(c.Err, context.Canceled) {
+			t.Errorf("a's call: err = %v, want context.Canceled", c.Err)
+		}
+	}
+	wantNothingPending(t, p.ch, "after both ended")
+}
+
+func TestAnsweredGoCallsLeaveTheGroupAndTheNextContextTakesItOver(t *testing.T) {
+	leaktest.Check(t)
+	_, p := expiryPair(t, time.Minute)
+	a, cancelA := context.WithCancel(context.Background())
+	defer cancelA()
+	done := make(chan *AsyncCall, 10)
+	for range 10 {
+		p.Go(a, "svc/echo", 1, done)
+	}
+	for range 10 {
+		if c := recvCall(t, done); c.Err != nil {
+			t.Fatal(c.Err)
+		}
+	}
+	if gctx, n := groupOf(p.ch); gctx != a || n != 0 {
+		t.Fatalf("after the answers the group watches %v with %d calls; want a's, empty", gctx, n)
+	}
+	// The empty group serves a's next call, and gives way to another
+	// context's.
+	b, cancelB := context.WithCancel(context.Background())
+	defer cancelB()
+	p.Go(b, "svc/noreturn", 1, done)
+	waitPending(t, p.ch, 1)
+	if gctx, n := groupOf(p.ch); gctx != b || n != 1 {
+		t.Fatalf("group watches %v with %d calls; want b's one", gctx, n)
+	}
+	// a's end no longer concerns the channel; b's call stays pending.
+	cancelA()
+	time.Sleep(50 * time.Millisecond)
+	if table, _ := pendingCount(p.ch); table != 1 {
+		t.Fatalf("%d calls pending after a ended; want b's", table)
+	}
+	cancelB()
+	if c := recvCall(t, done); !errors.Is(c.Err, context.Canceled) {
+		t.Errorf("b's call: err = %v, want context.Canceled", c.Err)
+	}
+}
+
+func TestAClosedChannelStopsWatchingItsGroupsContext(t *testing.T) {
+	leaktest.Check(t)
+	_, p := expiryPair(t, time.Minute)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan *AsyncCall, 2)
+	p.Go(ctx, "svc/noreturn", 1, done)
+	p.Go(ctx, "svc/noreturn", 1, done)
+	waitPending(t, p.ch, 2)
+	p.Close()
+	for range 2 {
+		if c := recvCall(t, done); !errors.Is(c.Err, ErrDisconnected) {
+			t.Errorf("err = %v, want ErrDisconnected", c.Err)
+		}
+	}
+	if gctx, _ := groupOf(p.ch); gctx != nil {
+		t.Error("a closed channel still has a context group")
+	}
+}
