@@ -4,7 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 )
+
+// ctxGroupFires counts the groups whose context ended while watched, for
+// tests.
+var ctxGroupFires atomic.Uint64
 
 // ctxGroup fails the calls sent with Go under one context when it ends.
 // A caller keeping many calls in flight passes them all the same context;
@@ -14,10 +19,10 @@ import (
 //
 // A channel has at most one group, for the context of the calls in
 // flight; a call under another context is watched on its own. The group
-// stays, empty, for the next call under its context, until a call under
-// another context replaces it or the channel ends. Everything is under
-// the channel's mu, and joining and leaving ride on adding and removing
-// the pending call.
+// ends with its last call: a caller that cancels its context after each
+// answer must not find a watch still registered (its end would start a
+// goroutine). Everything is under the channel's mu, and joining and
+// leaving ride on adding and removing the pending call.
 type ctxGroup struct {
 	ch   *channel
 	ctx  context.Context
@@ -27,19 +32,15 @@ type ctxGroup struct {
 }
 
 // joinCtxGroup adds p to the group for ctx, making the group if the
-// channel has none or an empty one. It reports false when another
-// context's calls are in flight: the caller watches ctx itself. ch.mu is
-// held.
+// channel has none. It reports false when another context's calls are in
+// flight: the caller watches ctx itself. ch.mu is held.
 func (ch *channel) joinCtxGroup(p *pendingCall, ctx context.Context) bool {
 	g := ch.group
 	done := ctx.Done()
-	if g == nil || g.done != done {
-		if g != nil && g.head != nil {
-			return false
-		}
-		if g != nil {
-			g.stop() // empty: its context has no call left here
-		}
+	if g != nil && g.done != done {
+		return false
+	}
+	if g == nil {
 		g = &ctxGroup{ch: ch, ctx: ctx, done: done}
 		// If ctx is done already, fire runs at once on a goroutine of
 		// its own, and waits for ch.mu.
@@ -55,7 +56,8 @@ func (ch *channel) joinCtxGroup(p *pendingCall, ctx context.Context) bool {
 	return true
 }
 
-// leaveCtxGroup takes p out of its group, if it is in one. ch.mu is held.
+// leaveCtxGroup takes p out of its group, if it is in one, and ends the
+// group with its last call. ch.mu is held.
 func (ch *channel) leaveCtxGroup(p *pendingCall) {
 	g := p.group
 	if g == nil {
@@ -70,6 +72,12 @@ func (ch *channel) leaveCtxGroup(p *pendingCall) {
 		p.gnext.gprev = p.gprev
 	}
 	p.group, p.gprev, p.gnext = nil, nil, nil
+	if g.head == nil {
+		if ch.group == g {
+			ch.group = nil
+		}
+		g.stop() // false, and nothing to do, when the group is firing
+	}
 }
 
 // dropCtxGroup forgets the channel's group as it fails (its calls fail
@@ -86,18 +94,15 @@ func (ch *channel) dropCtxGroup() func() bool {
 // fire fails the group's calls as their context ended: ErrNoReply at its
 // deadline, as a call's own expiry would, else the context's error.
 func (g *ctxGroup) fire() {
+	ctxGroupFires.Add(1)
 	ch := g.ch
 	ch.mu.Lock()
 	var calls []*pendingCall
 	for p := g.head; p != nil; {
 		next := p.gnext
-		ch.leaveCtxGroup(p)
-		ch.removePending(p)
+		ch.removePending(p) // the last one ends the group
 		calls = append(calls, p)
 		p = next
-	}
-	if ch.group == g {
-		ch.group = nil
 	}
 	ch.mu.Unlock()
 	err := g.ctx.Err()

@@ -110,7 +110,7 @@ func TestAGoCallUnderAnotherContextIsWatchedOnItsOwn(t *testing.T) {
 	wantNothingPending(t, p.ch, "after both ended")
 }
 
-func TestAnsweredGoCallsLeaveTheGroupAndTheNextContextTakesItOver(t *testing.T) {
+func TestAGroupEndsWithItsLastCallAndTheNextContextTakesOver(t *testing.T) {
 	leaktest.Check(t)
 	_, p := expiryPair(t, time.Minute)
 	a, cancelA := context.WithCancel(context.Background())
@@ -124,11 +124,11 @@ func TestAnsweredGoCallsLeaveTheGroupAndTheNextContextTakesItOver(t *testing.T) 
 			t.Fatal(c.Err)
 		}
 	}
-	if gctx, n := groupOf(p.ch); gctx != a || n != 0 {
-		t.Fatalf("after the answers the group watches %v with %d calls; want a's, empty", gctx, n)
+	// Answered, the calls have left, and the group with them: a caller
+	// that cancels its context now must not wake a watch.
+	if gctx, _ := groupOf(p.ch); gctx != nil {
+		t.Fatal("the group outlived its calls")
 	}
-	// The empty group serves a's next call, and gives way to another
-	// context's.
 	b, cancelB := context.WithCancel(context.Background())
 	defer cancelB()
 	p.Go(b, "svc/noreturn", 1, done)
@@ -165,5 +165,23 @@ func TestAClosedChannelStopsWatchingItsGroupsContext(t *testing.T) {
 	}
 	if gctx, _ := groupOf(p.ch); gctx != nil {
 		t.Error("a closed channel still has a context group")
+	}
+}
+
+func TestACallersContextEndingAfterTheAnswerWakesNoWatch(t *testing.T) {
+	leaktest.Check(t)
+	_, p := expiryPair(t, time.Minute)
+	before := ctxGroupFires.Load()
+	for i := range 20 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		c := recvCall(t, p.Go(ctx, "svc/echo", i, nil).Done)
+		cancel() // the usual defer cancel(), after the answer
+		if c.Err != nil {
+			t.Fatal(c.Err)
+		}
+	}
+	time.Sleep(20 * time.Millisecond)
+	if fired := ctxGroupFires.Load() - before; fired != 0 {
+		t.Errorf("%d watches woke for contexts whose calls were answered", fired)
 	}
 }
