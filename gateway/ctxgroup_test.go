@@ -25,6 +25,16 @@ func groupOf(ch *channel) (context.Context, int) {
 	return g.ctx, n
 }
 
+// wantEnded receives n settled calls from done, each failed with want.
+func wantEnded(t *testing.T, done <-chan *AsyncCall, n int, want error) {
+	t.Helper()
+	for range n {
+		if c := recvCall(t, done); !errors.Is(c.Err, want) {
+			t.Errorf("err = %v, want %v", c.Err, want)
+		}
+	}
+}
+
 // waitPending waits until ch tracks n calls.
 func waitPending(t *testing.T, ch *channel, n int) {
 	t.Helper()
@@ -50,11 +60,7 @@ func testGoCallsUnderOneContext(t *testing.T, rsvp RsvpPolicy) {
 		t.Fatalf("group watches %v with %d calls; want the callers' context with 20", gctx, n)
 	}
 	cancel()
-	for range 20 {
-		if c := recvCall(t, done); !errors.Is(c.Err, context.Canceled) {
-			t.Errorf("err = %v, want context.Canceled", c.Err)
-		}
-	}
+	wantEnded(t, done, 20, context.Canceled)
 	wantNothingPending(t, p.ch, "after the context ended")
 	if gctx, _ := groupOf(p.ch); gctx != nil {
 		t.Error("the fired group is still the channel's")
@@ -70,11 +76,7 @@ func TestGoCallsUnderOneContextEndAtItsDeadlineWithErrNoReply(t *testing.T) {
 	for range 5 {
 		p.Go(ctx, "svc/noreturn", 1, done)
 	}
-	for range 5 {
-		if c := recvCall(t, done); !errors.Is(c.Err, ErrNoReply) {
-			t.Errorf("err = %v, want ErrNoReply", c.Err)
-		}
-	}
+	wantEnded(t, done, 5, ErrNoReply)
 	wantNothingPending(t, p.ch, "after the deadline")
 }
 
@@ -95,18 +97,12 @@ func TestAGoCallUnderAnotherContextIsWatchedOnItsOwn(t *testing.T) {
 		t.Fatalf("group watches %v with %d calls; want a's 3", gctx, n)
 	}
 	cancelB()
-	if c := recvCall(t, doneB); !errors.Is(c.Err, context.Canceled) {
-		t.Errorf("b's call: err = %v, want context.Canceled", c.Err)
-	}
+	wantEnded(t, doneB, 1, context.Canceled)
 	if table, _ := pendingCount(p.ch); table != 3 {
 		t.Fatalf("%d calls pending after b ended; want a's 3", table)
 	}
 	cancelA()
-	for range 3 {
-		if c := recvCall(t, doneA); !errors.Is(c.Err, context.Canceled) {
-			t.Errorf("a's call: err = %v, want context.Canceled", c.Err)
-		}
-	}
+	wantEnded(t, doneA, 3, context.Canceled)
 	wantNothingPending(t, p.ch, "after both ended")
 }
 
@@ -143,9 +139,7 @@ func TestAGroupEndsWithItsLastCallAndTheNextContextTakesOver(t *testing.T) {
 		t.Fatalf("%d calls pending after a ended; want b's", table)
 	}
 	cancelB()
-	if c := recvCall(t, done); !errors.Is(c.Err, context.Canceled) {
-		t.Errorf("b's call: err = %v, want context.Canceled", c.Err)
-	}
+	wantEnded(t, done, 1, context.Canceled)
 }
 
 func TestAClosedChannelStopsWatchingItsGroupsContext(t *testing.T) {
@@ -158,11 +152,7 @@ func TestAClosedChannelStopsWatchingItsGroupsContext(t *testing.T) {
 	p.Go(ctx, "svc/noreturn", 1, done)
 	waitPending(t, p.ch, 2)
 	p.Close()
-	for range 2 {
-		if c := recvCall(t, done); !errors.Is(c.Err, ErrDisconnected) {
-			t.Errorf("err = %v, want ErrDisconnected", c.Err)
-		}
-	}
+	wantEnded(t, done, 2, ErrDisconnected)
 	if gctx, _ := groupOf(p.ch); gctx != nil {
 		t.Error("a closed channel still has a context group")
 	}
