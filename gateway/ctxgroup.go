@@ -32,13 +32,14 @@ type ctxGroup struct {
 }
 
 // joinCtxGroup adds p to the group for ctx, making the group if the
-// channel has none. It reports false when another context's calls are in
-// flight: the caller watches ctx itself. ch.mu is held.
-func (ch *channel) joinCtxGroup(p *pendingCall, ctx context.Context) bool {
+// channel has none. While another context's calls are in flight it leaves
+// p out (p.grouped stays false), and the caller watches ctx itself. ch.mu
+// is held.
+func (ch *channel) joinCtxGroup(p *pendingCall, ctx context.Context) {
 	g := ch.group
 	done := ctx.Done()
 	if g != nil && g.done != done {
-		return false
+		return
 	}
 	if g == nil {
 		g = &ctxGroup{ch: ch, ctx: ctx, done: done}
@@ -53,7 +54,6 @@ func (ch *channel) joinCtxGroup(p *pendingCall, ctx context.Context) bool {
 		g.head.gprev = p
 	}
 	g.head = p
-	return true
 }
 
 // leaveCtxGroup takes p out of its group, if it is in one, and ends the
