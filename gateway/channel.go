@@ -116,8 +116,12 @@ type channel struct {
 	partial []byte        // the unwritten rest of an inline write (guarded by wmu)
 	kick    chan struct{} // cap 1: the writer has a partial to finish
 	held    atomic.Bool   // sendq has frames nobody woke the writer for (sendHeld)
-	spare   batch         // the send queue's next storage (guarded by wmu)
-	ibufs   net.Buffers   // flushLocked's (guarded by wmu)
+	// writerRounds counts the writer's wake-ups, for tests (per channel:
+	// a kernel-wide counter would be one more cache line every writer
+	// shares).
+	writerRounds atomic.Uint64
+	spare        batch       // the send queue's next storage (guarded by wmu)
+	ibufs        net.Buffers // flushLocked's (guarded by wmu)
 
 	mu       sync.Mutex
 	draining bool     // no new work or frames: flushing before close
@@ -465,9 +469,6 @@ func (ch *channel) workLoop() {
 	}
 }
 
-// writerRounds counts the writer's wake-ups, for tests.
-var writerRounds atomic.Uint64
-
 func (ch *channel) writeLoop() {
 	defer close(ch.wdone)
 	// What is queued goes out in writevs, without copying the queue's
@@ -508,7 +509,7 @@ func (ch *channel) writeLoop() {
 		case <-ch.dead:
 			return
 		}
-		writerRounds.Add(1)
+		ch.writerRounds.Add(1)
 		// Let the goroutines that are ready run first: the callers a
 		// batch of replies woke, a poster's loop. What they queue goes
 		// out in this writev rather than one syscall each.
@@ -555,9 +556,10 @@ func (ch *channel) writeLoop() {
 }
 
 // writeInline writes fb's frame on the sender's goroutine when nothing is
-// queued and nobody is writing. The write does not block: what the socket
-// does not take at once is left to the writer, which finishes it before
-// anything else. It reports whether it took the frame (err: the channel
+// queued and nobody is writing, or when only held replies are queued: then
+// they go out with it, in one writev (flushLocked). The write does not
+// block: what the socket does not take at once is left to the writer,
+// which finishes it before anything else. It reports whether it took the frame (err: the channel
 // failed writing it), and whether fb may be reused.
 func (ch *channel) writeInline(fb *frameBuf) (took, reuse bool, err error) {
 	if ch.nbw == nil || (ch.queued.Load() != 0 && !ch.held.Load()) || !ch.wmu.TryLock() {

@@ -57,8 +57,9 @@ func TestRepliesToABurstOfCallsGoOutWithoutWakingTheWriter(t *testing.T) {
 	srv.HandleFunc("svc/echo", echo)
 	p := dialRaw(t, addr, "Burst")
 	waitRegistered(srv, "Burst")
+	ch := srv.lookup("Burst")
 	for round := 0; round < 3; round++ {
-		before := writerRounds.Load()
+		before := ch.writerRounds.Load()
 		var calls []*protocol.Request
 		for i := range 16 {
 			calls = append(calls, callTo("Burst", "echo", i, perlcompat.Int(100*round+i)))
@@ -70,7 +71,7 @@ func TestRepliesToABurstOfCallsGoOutWithoutWakingTheWriter(t *testing.T) {
 		// The replies were held and went out with the last one, from
 		// the reader: waking the writer on another thread per burst was
 		// a quarter of a pipelining server's CPU.
-		if woke := writerRounds.Load() - before; woke != 0 {
+		if woke := ch.writerRounds.Load() - before; woke != 0 {
 			t.Errorf("round %d: the writer woke %d times for a burst of 16 calls", round, woke)
 		}
 	}
