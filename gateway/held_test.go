@@ -176,3 +176,24 @@ func TestAReplyIsNotHeldWhileTheNextFrameIsStillArriving(t *testing.T) {
 	}
 	p.wantReply(2, big)
 }
+
+func TestRepliesHeldBeforeABadFrameGoOutBeforeTheChannelCloses(t *testing.T) {
+	leaktest.Check(t)
+	srv, addr := newKernel(t, testConfig(t, "Srv"))
+	srv.inlineTakeover = time.Hour // the two calls are served inline, their replies held
+	srv.HandleFunc("svc/echo", echo)
+	p := dialRaw(t, addr, "Burst")
+	waitRegistered(srv, "Burst")
+	// Two calls, then bytes that are no frame header: a Perl kernel
+	// answers what it read before the garbage; so must the held replies.
+	b := append(frame(t, callTo("Burst", "echo", 1, perlcompat.Text("a")).Value()),
+		frame(t, callTo("Burst", "echo", 2, perlcompat.Text("b")).Value())...)
+	if _, err := p.nc.Write(append(b, "GET / HTTP/1.1\r\n\r\n"...)); err != nil {
+		t.Fatal(err)
+	}
+	p.wantReply(1, "a")
+	p.wantReply(2, "b")
+	if _, err := p.fr.ReadFrame(); err == nil {
+		t.Fatal("the channel stayed open after a bad frame")
+	}
+}
