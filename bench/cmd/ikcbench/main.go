@@ -1028,6 +1028,9 @@ func (b *bench) row9() {
 	async := b.add("9", "Go client, 64 in flight from one goroutine (Peer.Go)", "calls/s", true)
 	async.target, async.check = ">= 200,000", absAtLeast(2e5)
 	asyncCPU := b.add("9", "  server CPU per call", "us", false)
+	rawPipe := b.add("9", "raw framed echo, 64 in flight, echo in its own process", "msgs/s", true)
+	rawPipeCPU := b.add("9", "  echo process CPU per round trip", "us", false)
+	asyncRatio := b.add("9", "Go client Peer.Go calls / raw 64 in flight", "ratio", true)
 	raw := b.add("9", "raw framed ping-pong, echo in its own process", "msgs/s", true)
 	// The floor under "server CPU per call": what the trivial echo
 	// process spends per round trip, its wake-ups and syscalls.
@@ -1084,6 +1087,12 @@ func (b *bench) row9() {
 			if err == nil {
 				async.put(s.kind, float64(n)/el)
 				asyncCPU.put(s.kind, cpu/float64(n)*1e6)
+				if s.kind == "ikcgate" {
+					rp, rpCPU := rawPipelined(secs, 64)
+					rawPipe.put("ikcgate", rp)
+					rawPipeCPU.put("ikcgate", rpCPU)
+					asyncRatio.put("ikcgate", float64(n)/el/rp)
+				}
 			}
 		}
 	})
@@ -1303,6 +1312,43 @@ func rawPingPong(secs float64, inProcess bool) (rate, cpuPerTrip float64) {
 		cpuPerTrip = (cpuSeconds(echoPid) - cpu0) / float64(n) * 1e6
 	}
 	return rate, cpuPerTrip
+}
+
+// rawPipelined: depth frames the size of a call kept in flight to the
+// raw echo server process, one write per frame each way, as a trivial
+// program answering each reply with the next request does. It is the
+// cross-process ceiling beside row 9's 64 pipelined calls: the same
+// wake-ups and syscalls, without freezing or a kernel.
+func rawPipelined(secs float64, depth int) (rate, cpuPerTrip float64) {
+	payload := rawFrame()
+	c, stop, echoPid := rawEchoConn()
+	defer stop()
+	fr := protocol.NewFrameReader(c, nil, 0)
+	fw := protocol.NewFrameWriter(c, 0)
+	cpu0 := cpuSeconds(echoPid)
+	start := time.Now()
+	end := start.Add(time.Duration(secs * float64(time.Second)))
+	for i := 0; i < depth; i++ {
+		if fw.WriteFrame(payload) != nil {
+			return math.NaN(), math.NaN()
+		}
+	}
+	n, stopping := 0, false
+	for inFlight := depth; inFlight > 0; inFlight-- {
+		if _, err := fr.ReadFrame(); err != nil {
+			return math.NaN(), math.NaN()
+		}
+		n++
+		if stopping = stopping || n&63 == 0 && !time.Now().Before(end); stopping {
+			continue
+		}
+		if fw.WriteFrame(payload) != nil {
+			return math.NaN(), math.NaN()
+		}
+		inFlight++
+	}
+	rate = float64(n) / time.Since(start).Seconds()
+	return rate, (cpuSeconds(echoPid) - cpu0) / float64(n) * 1e6
 }
 
 // rawStreamRate: frames the size of a call written through a 32 KB
