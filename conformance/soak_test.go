@@ -39,7 +39,7 @@ func TestSoak(t *testing.T) {
 	if err != nil || dur <= 0 {
 		t.Skip("set IKCGATE_SOAK=60s (or use scripts/soak) to run the soak test")
 	}
-	raiseFileLimit(t)
+	raiseFileLimit()
 	conns := 1000
 	if s := os.Getenv("IKCGATE_SOAK_CONNS"); s != "" {
 		conns, _ = strconv.Atoi(s)
@@ -230,14 +230,6 @@ func echoIntact(v perlcompat.Value, seq int) bool {
 	sum, _ := h.Get("sum").(perlcompat.Str)
 	got := sha256.Sum256([]byte(data.S))
 	return s == int64(seq) && string(got[:]) == sum.S
-}
-
-func raiseFileLimit(t *testing.T) {
-	var l syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err == nil && l.Cur < l.Max {
-		l.Cur = l.Max
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
-	}
 }
 
 func freePort(t *testing.T) int {

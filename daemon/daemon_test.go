@@ -563,7 +563,7 @@ func TestAccessRefusesPeersOutsideAllowedNetworks(t *testing.T) {
 
 func TestMainArgsRunsTheDaemonUntilCancelled(t *testing.T) {
 	// os/signal's loop, once started, runs for good: start it first.
-	signal.Notify(make(chan os.Signal, 1), syscall.SIGUSR2)
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP) // MainArgs watches it too
 	leaktest.Check(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "c.hcl")

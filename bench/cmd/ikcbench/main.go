@@ -270,14 +270,6 @@ func rssKB(pid int) float64 {
 	return math.NaN()
 }
 
-func raiseFileLimit() {
-	var r syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r) == nil && r.Cur < r.Max {
-		r.Cur = r.Max
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &r)
-	}
-}
-
 // ---- results ----------------------------------------------------------
 
 // result is one line of the table: samples for each side.
