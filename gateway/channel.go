@@ -72,6 +72,11 @@ type channel struct {
 	// are still owed and may wait for room; a dead channel ends the wait.
 	replyCtx context.Context
 
+	// replyFrom is the from of the last reply sent, and its hash: a
+	// channel's replies mostly come from one session, and building the
+	// same hash per reply was two of a call's allocations.
+	replyFrom atomic.Pointer[fromValue]
+
 	unacked unacked // read since we last had a frame to send (rawio_unix.go)
 
 	sendq *sendQueue

@@ -187,15 +187,12 @@ func (k *Kernel) reply(ch *channel, req *protocol.Request, session string, resul
 		k.log.Debug("reply not sent", "error", err)
 		return
 	}
-	localID := k.id
-	if ch != nil {
-		localID = ch.localID
-	}
-	msg.From = protocol.ProxyFrom(localID, session)
 	if ch == nil {
+		msg.From = protocol.ProxyFrom(k.id, session)
 		k.deliverLocal(msg)
 		return
 	}
+	msg.From, msg.FromValue = ch.proxyFrom(session)
 	// A reply goes back on the channel the call came in on. Perl routes it
 	// by rsvp.kernel instead, which comes to the same for a caller that
 	// announced that name.
@@ -297,4 +294,23 @@ func (k *Kernel) doYouHave(_ context.Context, r *Request) (perlcompat.Value, err
 	}
 	k.inform(MonitorEvent{Kind: MonitorSubscribe, RemoteID: r.Kernel, Session: spec.Session})
 	return perlcompat.NewArray(spec.Value(), perlcompat.Text(id)), nil
+}
+
+// fromValue is a from specifier and its hash form, shared by the frames
+// that carry it: neither is written once built.
+type fromValue struct {
+	sp protocol.Specifier
+	v  *perlcompat.Hash
+}
+
+// proxyFrom returns the from of a reply sent on ch from session
+// (protocol.ProxyFrom) and its hash.
+func (ch *channel) proxyFrom(session string) (*protocol.Specifier, *perlcompat.Hash) {
+	f := ch.replyFrom.Load()
+	if f == nil || f.sp.Session != session {
+		f = &fromValue{sp: *protocol.ProxyFrom(ch.localID, session)}
+		f.v = f.sp.Value()
+		ch.replyFrom.Store(f)
+	}
+	return &f.sp, f.v
 }

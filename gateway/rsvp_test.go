@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -178,4 +179,27 @@ func describeParams(r *protocol.Request) string {
 	}
 	s, _ := perlcompat.StringOf(a.Elems[0])
 	return s
+}
+
+func TestEachReplyCarriesTheFromOfTheSessionThatAnswered(t *testing.T) {
+	leaktest.Check(t)
+	srv, addr := newKernel(t, testConfig(t, "Srv"))
+	srv.HandleFunc("alpha/echo", echo)
+	srv.HandleFunc("beta/echo", echo)
+	p := dialRaw(t, addr, "PeerA")
+	waitRegistered(srv, "PeerA")
+	// The channel keeps the last reply's from: a change of session must
+	// change it, and a return to the first session must not reuse the
+	// second's.
+	for i, session := range []string{"alpha", "alpha", "beta", "alpha", "beta", "beta"} {
+		call := protocol.NewPost(protocol.Specifier{Kernel: "Srv", Session: session, State: "echo"}, perlcompat.Int(i+1000))
+		rsvp := protocol.Specifier{Kernel: "PeerA", Session: "IKC", State: "r" + strconv.Itoa(i)}
+		call.Rsvp = &rsvp
+		p.write(call)
+		rep := p.read()
+		want := protocol.Specifier{Kernel: srv.ID(), Session: session, State: "IKC:proxy"}
+		if rep.From == nil || *rep.From != want || rep.Event != rsvp {
+			t.Errorf("reply %d (from %s): from %+v to %+v, want from %+v to %+v", i, session, rep.From, rep.Event, want, rsvp)
+		}
+	}
 }
