@@ -278,7 +278,7 @@ type startedCall struct {
 	ch      *channel
 	msg     *protocol.Request
 	p       *pendingCall
-	start   time.Time
+	start   time.Time // zero unless k.timesCalls or the call expires by itself
 	pending pendingCall
 	rsvp    protocol.Specifier
 }
@@ -294,7 +294,11 @@ type startedCall struct {
 // calls; see ctxgroup.go); a call nobody awaits is otherwise watched by
 // its caller.
 func (k *Kernel) startCall(ctx context.Context, ch *channel, msg *protocol.Request, mode sendMode, awaited, watch bool) (*startedCall, error) {
-	c := &startedCall{k: k, ch: ch, msg: msg, start: time.Now()}
+	c := &startedCall{k: k, ch: ch, msg: msg}
+	_, hasDeadline := ctx.Deadline()
+	if k.timesCalls || !hasDeadline {
+		c.start = time.Now()
+	}
 	p := &c.pending
 	k.initPending(p, ch, msg.Event)
 	c.p = p
@@ -304,7 +308,7 @@ func (k *Kernel) startCall(ctx context.Context, ch *channel, msg *protocol.Reque
 	}
 	msg.Rsvp = &c.rsvp // its hash form is built when the message is frozen
 	p.target = k.targetName(msg.Target())
-	if _, ok := ctx.Deadline(); !ok {
+	if !hasDeadline {
 		p.deadline = int64(c.start.Sub(k.epoch) + k.limits().CallTimeout)
 	}
 	var wctx context.Context
@@ -324,10 +328,17 @@ func (k *Kernel) startCall(ctx context.Context, ch *channel, msg *protocol.Reque
 		if err == errAborted {
 			err = p.err // ErrNoReply, or a disconnect
 		}
-		k.obs.CallFinished(p.target, time.Since(c.start), err)
+		c.finished(err)
 		return nil, err
 	}
 	return c, nil
+}
+
+// finished tells the observer the call ended with err.
+func (c *startedCall) finished(err error) {
+	if c.k.timesCalls {
+		c.k.obs.CallFinished(c.p.target, time.Since(c.start), err)
+	}
 }
 
 // then has fn get the answer on whichever goroutine settles the call,
@@ -336,7 +347,7 @@ func (k *Kernel) startCall(ctx context.Context, ch *channel, msg *protocol.Reque
 func (c *startedCall) then(timeout time.Duration, fn func(perlcompat.Value, error)) {
 	if c.p.deadline != 0 {
 		c.p.onDone(func(v perlcompat.Value, err error) {
-			c.k.obs.CallFinished(c.p.target, time.Since(c.start), err)
+			c.finished(err)
 			fn(v, err)
 		})
 		return
@@ -347,7 +358,7 @@ func (c *startedCall) then(timeout time.Duration, fn func(perlcompat.Value, erro
 	})
 	c.p.onDone(func(v perlcompat.Value, err error) {
 		t.Stop()
-		c.k.obs.CallFinished(c.p.target, time.Since(c.start), err)
+		c.finished(err)
 		fn(v, err)
 	})
 }
@@ -355,7 +366,7 @@ func (c *startedCall) then(timeout time.Duration, fn func(perlcompat.Value, erro
 // await waits for the answer until ctx is done, or, for a call with no
 // deadline of its own, until it expires.
 func (c *startedCall) await(ctx context.Context) (reply perlcompat.Value, err error) {
-	defer func() { c.k.obs.CallFinished(c.p.target, time.Since(c.start), err) }()
+	defer func() { c.finished(err) }()
 	select {
 	case <-c.p.done:
 		return c.p.value, c.p.err

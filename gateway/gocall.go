@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/ikcgate/ikcgate/perlcompat"
 	"github.com/ikcgate/ikcgate/protocol"
@@ -163,7 +162,7 @@ func (c *startedCall) notify(ctx context.Context, ac *AsyncCall) {
 	}
 	c.p.onDone(func(v perlcompat.Value, err error) {
 		stop()
-		c.k.obs.CallFinished(c.p.target, time.Since(c.start), err)
+		c.finished(err)
 		ac.settle(v, err)
 	})
 }
