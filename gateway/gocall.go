@@ -79,10 +79,7 @@ func (k *Kernel) goSpec(ctx context.Context, c *AsyncCall, to protocol.Specifier
 	if err != nil {
 		return c.settle(nil, err)
 	}
-	var o postOptions
-	for _, f := range opts {
-		f(&o)
-	}
+	o := applyOptions(opts)
 	if to.Kernel == "*" {
 		return c.settle(nil, errors.New("gateway: Go needs one kernel, not \"*\""))
 	}

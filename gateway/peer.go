@@ -86,10 +86,7 @@ func (p *Peer) Call(ctx context.Context, to string, params any, opts ...PostOpti
 }
 
 func (p *Peer) prepare(to string, params any, opts []PostOption) (protocol.Specifier, perlcompat.Value, postOptions, error) {
-	var o postOptions
-	for _, f := range opts {
-		f(&o)
-	}
+	o := applyOptions(opts)
 	sp, err := p.destination(to)
 	if err != nil {
 		return sp, nil, o, err

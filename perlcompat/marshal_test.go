@@ -342,3 +342,22 @@ func TestFromGoNeverPanicsOnOddValues(t *testing.T) {
 		}
 	}
 }
+
+func TestFromGoPassesValuesThroughAsTheyAre(t *testing.T) {
+	h := NewHash().Set("k", Int(1))
+	a := NewArray(Text("x"))
+	r := &Ref{Target: Int(2)}
+	for _, v := range []Value{Undef{}, Text("é"), Bytes([]byte{0xff}), Int(-3), Uint(1 << 63), Float(0.5), Bool(true), h, a, r} {
+		got, err := FromGo(v)
+		if err != nil || got != v {
+			t.Errorf("FromGo(%#v) = %#v, %v; want the same value", v, got, err)
+		}
+	}
+	// Nil pointers of the model types, and nil itself, are undef, as
+	// Perl's undef is what a Go nil stands for.
+	for _, x := range []any{nil, (*Hash)(nil), (*Array)(nil), (*Ref)(nil)} {
+		if got, err := FromGo(x); err != nil || got != (Undef{}) {
+			t.Errorf("FromGo(%#v) = %#v, %v; want undef", x, got, err)
+		}
+	}
+}
