@@ -534,7 +534,7 @@ func (k *Kernel) postLocal(ctx context.Context, msg *protocol.Request) error {
 	k.wg.Add(1)
 	go func() {
 		defer k.wg.Done()
-		k.respond(nil, msg, 0)
+		k.respond(nil, msg, nil, 0)
 	}()
 	return nil
 }

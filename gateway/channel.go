@@ -80,7 +80,7 @@ type channel struct {
 	unacked unacked // read since we last had a frame to send (rawio_unix.go)
 
 	sendq *sendQueue
-	work  chan *protocol.Request // made by startWorker; nil before
+	work  chan inbound // made by startWorker; nil before
 
 	// Handlers on the reader (runInline). fr has one reader at a time:
 	// an inline handler that calls WillBlock, or runs long (see
@@ -105,12 +105,12 @@ type channel struct {
 	// lent says the reader sleeps and a waiting caller may take rmu.
 	rmu     sync.Mutex
 	lent    atomic.Bool
-	leads   atomic.Uint32     // times a caller took the role: the reader sleeps on
-	noLead  atomic.Bool       // the connection takes no read deadline: never lend
-	wake    chan struct{}     // cap 1: ends the reader's sleep at once
-	leadErr error             // what a leading caller's read met (guarded by rmu)
-	parked  *protocol.Request // a request a leader read, for the reader (guarded by rmu)
-	lendT   *time.Timer       // the reader's sleep (the reader's own)
+	leads   atomic.Uint32 // times a caller took the role: the reader sleeps on
+	noLead  atomic.Bool   // the connection takes no read deadline: never lend
+	wake    chan struct{} // cap 1: ends the reader's sleep at once
+	leadErr error         // what a leading caller's read met (guarded by rmu)
+	parked  inbound       // a request a leader read, for the reader (guarded by rmu)
+	lendT   *time.Timer   // the reader's sleep (the reader's own)
 
 	// Inline writes (writeInline). wmu is held by whoever writes to nc;
 	// queued counts frames in sendq not yet written plus a pending
@@ -230,14 +230,15 @@ func (ch *channel) read() {
 			ch.sleepLent()
 		}
 		ch.rmu.Lock()
-		req := ch.parked // a request a leading caller read, first
-		ch.parked = nil
-		if req == nil {
-			req, err = ch.readRequest(fr, true)
+		in := ch.parked // a request a leading caller read, first
+		ch.parked = inbound{}
+		if in.req == nil {
+			in, err = ch.readRequest(fr, true)
 			if err != nil {
 				break // rmu stays held: nobody reads after this
 			}
 		}
+		req := in.req
 		burst := len(fr.Buffered()) > 0
 		more = burst && fr.HasFrame() // replies held for it are not held for a frame still arriving
 		ch.rmu.Unlock()
@@ -265,7 +266,7 @@ func (ch *channel) read() {
 			if start == 0 {
 				start = ch.k.clock()
 			}
-			kept, end := ch.runInline(req, start)
+			kept, end := ch.runInline(in, start)
 			if !kept {
 				return // the takeover reads on and ends the channel
 			}
@@ -274,7 +275,7 @@ func (ch *channel) read() {
 			}
 			continue
 		}
-		if !ch.queue(req) {
+		if !ch.queue(in) {
 			ch.rmu.Lock()
 			break // the channel failed while queueing work
 		}
@@ -282,12 +283,26 @@ func (ch *channel) read() {
 	ch.end(err)
 }
 
+// inbound is a request as read: the message and, for a plain post, the
+// handler's Request allocated with it (see postAlloc), else nil.
+type inbound struct {
+	req *protocol.Request
+	ra  *requestAlloc
+}
+
+// postAlloc is a plain post's message and its handler's Request, in one
+// allocation: a post costs one where it cost two.
+type postAlloc struct {
+	requestAlloc
+	msg protocol.RequestStore
+}
+
 // readRequest reads, thaws and decodes the next request; rmu is held.
 // The reader (retry set) reads on past a read deadline, which only a
 // leading caller sets; a leading caller gets the timeout back.
-func (ch *channel) readRequest(fr *protocol.FrameReader, retry bool) (*protocol.Request, error) {
+func (ch *channel) readRequest(fr *protocol.FrameReader, retry bool) (inbound, error) {
 	if ch.leadErr != nil {
-		return nil, ch.leadErr
+		return inbound{}, ch.leadErr
 	}
 	for {
 		payload, err := fr.ReadFrame()
@@ -296,22 +311,30 @@ func (ch *channel) readRequest(fr *protocol.FrameReader, retry bool) (*protocol.
 				ch.nc.SetReadDeadline(time.Time{}) // a leader's, set late
 				continue
 			}
-			return nil, err
+			return inbound{}, err
 		}
 		ch.k.obs.FrameReceived(&ch.info, len(payload))
 		v, err := ch.freezer.Thaw(payload)
 		if err != nil {
-			return nil, fmt.Errorf("thaw %d-byte %s frame: %w", len(payload), ch.freezer.Name(), err)
+			return inbound{}, fmt.Errorf("thaw %d-byte %s frame: %w", len(payload), ch.freezer.Name(), err)
 		}
-		req, derr := ch.rd.Decode(v)
-		if req == nil || errors.Is(derr, protocol.ErrFromNotHash) {
+		var in inbound
+		var derr error
+		if protocol.IsPlainPost(v) {
+			pa := new(postAlloc)
+			in.ra = &pa.requestAlloc
+			in.req, derr = ch.rd.DecodeIn(&pa.msg, v)
+		} else {
+			in.req, derr = ch.rd.Decode(v)
+		}
+		if in.req == nil || errors.Is(derr, protocol.ErrFromNotHash) {
 			// A Perl kernel dies on these; we close the channel instead.
-			return nil, fmt.Errorf("unusable request: %w", derr)
+			return inbound{}, fmt.Errorf("unusable request: %w", derr)
 		}
 		if derr != nil && ch.k.log.IsDebug() {
 			ch.logger().Debug("request has unusable keys; continuing", "error", derr)
 		}
-		return req, nil
+		return in, nil
 	}
 }
 
@@ -322,12 +345,12 @@ func (ch *channel) readRequest(fr *protocol.FrameReader, retry bool) (*protocol.
 //
 // start is when the reader started on req (see read); end is when its
 // handler returned, by the same clock.
-func (ch *channel) runInline(req *protocol.Request, start int64) (kept bool, end int64) {
+func (ch *channel) runInline(in inbound, start int64) (kept bool, end int64) {
 	ch.inlineRun++
 	run := ch.inlineRun
 	ch.inlineFrom.Store(run)
 	ch.k.watchInline()
-	end = ch.k.respond(ch, req, start)
+	end = ch.k.respond(ch, in.req, in.ra, start)
 	ch.burstReq.Store(nil) // it said whether this handler's reply is held
 	// Under hmu: a takeover reader cannot go inline, and reuse
 	// inlineFrom, before this round is settled.
@@ -398,7 +421,7 @@ func (ch *channel) startWriter() { ch.writerOnce.Do(func() { go ch.writeLoop() }
 // with it: most channels never need one.
 func (ch *channel) startWorker() {
 	ch.workerOnce.Do(func() {
-		ch.work = make(chan *protocol.Request, ch.k.cfg.WorkQueue)
+		ch.work = make(chan inbound, ch.k.cfg.WorkQueue)
 		go ch.workLoop()
 	})
 }
@@ -435,11 +458,11 @@ func (ch *channel) isDead() bool {
 
 // queue hands req to the worker. It returns false if the channel died
 // meanwhile.
-func (ch *channel) queue(req *protocol.Request) bool {
+func (ch *channel) queue(in inbound) bool {
 	ch.startWorker()
 	ch.queuedRq.Add(1)
 	select {
-	case ch.work <- req:
+	case ch.work <- in:
 		return true
 	case <-ch.dead:
 		ch.queuedRq.Add(-1)
@@ -449,9 +472,9 @@ func (ch *channel) queue(req *protocol.Request) bool {
 
 // serve runs a queued request's handler, after any handler the reader is
 // running.
-func (ch *channel) serve(req *protocol.Request) {
+func (ch *channel) serve(in inbound) {
 	ch.hmu.Lock()
-	ch.k.respond(ch, req, ch.k.clock())
+	ch.k.respond(ch, in.req, in.ra, ch.k.clock())
 	ch.hmu.Unlock()
 	ch.queuedRq.Add(-1)
 }
@@ -460,8 +483,8 @@ func (ch *channel) workLoop() {
 	defer close(ch.kdone)
 	for {
 		select {
-		case req := <-ch.work:
-			ch.serve(req)
+		case in := <-ch.work:
+			ch.serve(in)
 		case <-ch.drainCh:
 			ch.finishDraining()
 			return
@@ -1001,8 +1024,8 @@ func (ch *channel) drain() {
 func (ch *channel) finishDraining() {
 	for {
 		select {
-		case req := <-ch.work:
-			ch.serve(req)
+		case in := <-ch.work:
+			ch.serve(in)
 			continue
 		default:
 		}

@@ -133,7 +133,8 @@ func (c *startedCall) lead(ctx context.Context) {
 	}
 	handBack := false
 	for !c.answered() {
-		req, err := ch.readRequest(ch.fr, false)
+		in, err := ch.readRequest(ch.fr, false)
+		req := in.req
 		if err != nil {
 			if !protocol.IsTimeout(err) {
 				ch.leadErr = err // the reader ends the channel with it
@@ -152,7 +153,7 @@ func (c *startedCall) lead(ctx context.Context) {
 		// that a post the peer sent before our answer has run when the
 		// caller has the answer, as in Perl. The caller, never blocked
 		// on the work queue, waits for its answer from the reader.
-		ch.parked = req
+		ch.parked = in
 		handBack = true
 		break
 	}

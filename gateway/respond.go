@@ -88,11 +88,14 @@ func (e *RemoteError) Error() string {
 // reported back as remote_error, unless the request was itself one.
 // ch is nil for a request this kernel posted to itself. start is when
 // serving began (the request duration observers see).
-func (k *Kernel) respond(ch *channel, req *protocol.Request, start int64) (end int64) {
+func (k *Kernel) respond(ch *channel, req *protocol.Request, ra *requestAlloc, start int64) (end int64) {
 	target := req.Target()
 	// The handler's Request and its arguments' storage are one
-	// allocation: a request costs few, and plain ones have one argument.
-	ra := &requestAlloc{}
+	// allocation (made with a plain post's message, when ra is given): a
+	// request costs few, and plain ones have one argument.
+	if ra == nil {
+		ra = &requestAlloc{}
+	}
 	var err error
 	step := protocol.StepRequest
 	var args []perlcompat.Value

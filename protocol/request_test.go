@@ -566,3 +566,59 @@ func TestRequestDecoderRemembersNoPartOfAMessage(t *testing.T) {
 		}
 	}
 }
+
+func TestDecodeInGivesWhatDecodeGivesInTheCallersStore(t *testing.T) {
+	// Every captured message, and a few Decode complains about, reused
+	// through one store: nothing of one request may show in the next.
+	msgs := []perlcompat.Value{
+		perlcompat.NewHash().Set("event", perlcompat.Text("poe://K/s/e")).Set("from", perlcompat.Text("not a hash")),
+		perlcompat.NewHash().Set("event", perlcompat.Int(7)).Set("rsvp", perlcompat.NewHash().Set("kernel", perlcompat.Text("K"))),
+		perlcompat.NewHash().Set("params", perlcompat.Int(1)),
+	}
+	for _, f := range reqTestFrames(t) {
+		msgs = append(msgs, f.Value, perlcompat.NewHash().Set("event", perlcompat.Text("poe://K/s/post")).Set("params", perlcompat.Int(1)))
+	}
+	var d1, d2 RequestDecoder
+	var s RequestStore
+	for i, v := range msgs {
+		want, werr := d1.Decode(v)
+		got, gerr := d2.DecodeIn(&s, v)
+		if (werr == nil) != (gerr == nil) || werr != nil && werr.Error() != gerr.Error() {
+			t.Errorf("message %d: Decode's error %v, DecodeIn's %v", i, werr, gerr)
+		}
+		if inStore := got == &s.r; got != nil && inStore != IsPlainPost(v) {
+			t.Errorf("message %d: DecodeIn's request in the store: %v; a plain post: %v", i, inStore, IsPlainPost(v))
+		}
+		if diff := cmp.Diff(want, got, cmp.AllowUnexported(Request{}, requestExtra{}, seenSpec{})); diff != "" {
+			t.Errorf("message %d: DecodeIn differs from Decode (-Decode +DecodeIn):\n%s", i, diff)
+		}
+		if diff := cmp.Diff(want.Value(), got.Value(), sortedHash); diff != "" {
+			t.Errorf("message %d: DecodeIn's Value differs from Decode's:\n%s", i, diff)
+		}
+	}
+}
+
+func TestDecodeRequestKnowsKeysWhicheverWayTheyAreFlagged(t *testing.T) {
+	// A character-string key and a byte-string key with the same
+	// characters are one key to Perl; a high byte is never a known key.
+	key := func(s string, utf8 bool) perlcompat.Str { return perlcompat.Str{S: s, UTF8: utf8} }
+	rsvp := perlcompat.NewHash().Set("kernel", perlcompat.Text("K")).Set("session", perlcompat.Text("IKC")).Set("state", perlcompat.Text("r1"))
+	h := &perlcompat.Hash{Entries: []perlcompat.Entry{
+		{Key: key("event", true), Value: perlcompat.Text("poe://K/s/e")},
+		{Key: key("rsvp", true), Value: rsvp},
+		{Key: key("params", false), Value: perlcompat.Int(1)},
+		{Key: key("\xe9vent", false), Value: perlcompat.Int(2)},
+	}}
+	if IsPlainPost(h) {
+		t.Error("a message with a character-string rsvp key counted as a plain post")
+	}
+	var s RequestStore
+	var d RequestDecoder
+	r, err := d.DecodeIn(&s, h)
+	if err != nil || r.Event.State != "e" || r.Rsvp == nil || r.Rsvp.State != "r1" || r.Params != perlcompat.Int(1) {
+		t.Fatalf("decoded %+v, %v", r, err)
+	}
+	if len(r.Extra) != 1 || r.Extra[0].Key.S != "\xe9vent" {
+		t.Errorf("extra keys %+v, want only the Latin-1 one", r.Extra)
+	}
+}
