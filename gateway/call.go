@@ -35,6 +35,7 @@ type pendingCall struct {
 	mu       sync.Mutex
 	finished bool
 	then     func(perlcompat.Value, error) // see onDone
+	async    *goCall                       // settled instead, with no closure (see notify)
 
 	// A call with no deadline of its own (its context has none) expires
 	// at deadline (Kernel.clock's ns): it is listed in its channel's expiry list
@@ -59,10 +60,13 @@ func (p *pendingCall) finish(v perlcompat.Value, err error) {
 		close(p.done)
 		p.mu.Lock()
 		p.finished = true
-		then := p.then
+		then, async := p.then, p.async
 		p.mu.Unlock()
 		if then != nil {
 			then(v, err)
+		}
+		if async != nil {
+			async.settle(v, err)
 		}
 	})
 }
@@ -302,7 +306,17 @@ type startedCall struct {
 // calls; see ctxgroup.go); a call nobody awaits is otherwise watched by
 // its caller.
 func (k *Kernel) startCall(ctx context.Context, ch *channel, msg *protocol.Request, mode sendMode, awaited, watch bool) (*startedCall, error) {
-	c := &startedCall{k: k, ch: ch, msg: msg}
+	c := new(startedCall)
+	if err := k.startCallIn(ctx, c, ch, msg, mode, awaited, watch); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// startCallIn is startCall with the call in c, which is zero (Go's calls
+// allocate it with their AsyncCall and message).
+func (k *Kernel) startCallIn(ctx context.Context, c *startedCall, ch *channel, msg *protocol.Request, mode sendMode, awaited, watch bool) error {
+	c.k, c.ch, c.msg = k, ch, msg
 	_, hasDeadline := ctx.Deadline()
 	if k.timesCalls || !hasDeadline {
 		c.start = time.Now()
@@ -324,7 +338,7 @@ func (k *Kernel) startCall(ctx context.Context, ch *channel, msg *protocol.Reque
 		wctx = ctx
 	}
 	if err := ch.addPending(p, wctx); err != nil {
-		return nil, err
+		return err
 	}
 	// A call with no deadline of its own stops waiting for room in the
 	// send queue when it expires: p.done closes then.
@@ -337,9 +351,9 @@ func (k *Kernel) startCall(ctx context.Context, ch *channel, msg *protocol.Reque
 			err = p.err // ErrNoReply, or a disconnect
 		}
 		c.finished(err)
-		return nil, err
+		return err
 	}
-	return c, nil
+	return nil
 }
 
 // finished tells the observer the call ended with err.

@@ -278,3 +278,64 @@ func TestEachRequestOfABurstIsTimedFromWhenItsTurnCame(t *testing.T) {
 		t.Errorf("%d of 50 quick requests timed at %v or more: they include the slow one before them (%v)", over, slow, obs.took["quick"])
 	}
 }
+
+// timingObserver records CallFinished's durations.
+type timingObserver struct {
+	NopObserver
+	mu   sync.Mutex
+	took []time.Duration
+}
+
+func (o *timingObserver) CallFinished(_ string, took time.Duration, _ error) {
+	o.mu.Lock()
+	o.took = append(o.took, took)
+	o.mu.Unlock()
+}
+
+func TestObserverTimesEveryGoCallWhicheverWayItIsWatched(t *testing.T) {
+	leaktest.Check(t)
+	srv, addr := newKernel(t, testConfig(t, "Srv"))
+	srv.HandleFunc("svc/echo", echo)
+	srv.HandleFunc("svc/slow", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
+		time.Sleep(100 * time.Millisecond)
+		return r.Arg(0), nil
+	})
+	obs := &timingObserver{}
+	cfg := testConfig(t, "Cli")
+	cfg.Observer = obs
+	cli, _ := newKernel(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	peer, err := cli.Dial(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan *AsyncCall, 4)
+	// A context that never ends: nothing watches the call.
+	if c := <-peer.Go(context.Background(), "svc/echo", 1, done).Done; c.Err != nil {
+		t.Fatal(c.Err)
+	}
+	// ctx's calls are watched by the channel's group; while the slow
+	// one keeps the group, another context's call gets a watch of its
+	// own.
+	peer.Go(ctx, "svc/slow", 2, done)
+	other, cancelOther := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelOther()
+	peer.Go(other, "svc/echo", 3, done)
+	peer.Go(ctx, "svc/echo", 4, done)
+	for i := 0; i < 3; i++ {
+		if c := <-done; c.Err != nil {
+			t.Fatalf("call %v: %v", c.To, c.Err)
+		}
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if len(obs.took) != 4 {
+		t.Fatalf("the observer saw %d calls finish, want 4", len(obs.took))
+	}
+	for i, d := range obs.took {
+		if d <= 0 || d > 5*time.Second {
+			t.Errorf("call %d took %v by the observer's count", i, d)
+		}
+	}
+}
