@@ -246,10 +246,14 @@ func (ch *channel) read() {
 		chained = 0
 		if ok, p := ch.settle(req); ok {
 			if p != nil {
-				if !burst && ch.mayLend(p) {
-					ch.lent.Store(true) // before the caller wakes
+				lend := !burst && ch.mayLend(p)
+				if h := ch.k.testBeforeAnswer; h != nil {
+					h(p)
 				}
 				p.finish(req.Params, nil)
+				if lend {
+					ch.lendAfterAnswer()
+				}
 			}
 			continue
 		}

@@ -57,6 +57,9 @@ type Kernel struct {
 	watching   atomic.Bool                 // the watchdog runs
 	lastTarget atomic.Pointer[targetEntry] // see targetName
 	lendFor    atomic.Int64                // ns; see lead.go (tests lengthen it)
+	// testBeforeAnswer, set by tests only, runs on the reader between
+	// reading an awaited call's answer and settling it.
+	testBeforeAnswer func(*pendingCall)
 	// The watchdog's timing (inlineTakeover, watchTick); tests stretch it.
 	inlineTakeover, watchTick time.Duration
 	names                     map[string]*channel        // remote names and IDs; the first registration wins

@@ -51,6 +51,22 @@ func (ch *channel) mayLend(p *pendingCall) bool {
 	return idle
 }
 
+// lendAfterAnswer lends the read role once the reader has settled an
+// awaited call (mayLend). Only then: lent before the answer was in, the
+// role could go to that very call's caller, which would wait for the
+// frame the reader had already read (a sequential call hung until its
+// context ended). A call started before the role was lent found it not
+// lent and waits for the reader, so then the reader keeps it.
+func (ch *channel) lendAfterAnswer() {
+	ch.lent.Store(true)
+	ch.mu.Lock()
+	started := len(ch.pending) > 0
+	ch.mu.Unlock()
+	if started {
+		ch.lent.Store(false)
+	}
+}
+
 // sleepLent is the reader's sleep while the role is lent. It sleeps on
 // while callers keep leading (each period, it checks that one did), and
 // ends when a period passes without one, when woken, or when the channel

@@ -566,3 +566,53 @@ func TestCancellingALeadingCallOnAWrapperConnectionKeepsTheChannel(t *testing.T)
 		t.Errorf("after a cancelled call: %v, %v; the channel should stay", v, err)
 	}
 }
+
+func TestACallerNeverLeadsForTheAnswerTheReaderAlreadyRead(t *testing.T) {
+	// The reader reads an answer, then settles it. If the role were
+	// lent in between, the call's own caller could take it and wait for
+	// a frame that had already been read: a call that hung until its
+	// context ended. Here the caller tries to lead at that very point.
+	leaktest.Check(t)
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	pc := make(chan *Peer, 1)
+	go func() { p, _ := cli.Dial(context.Background(), "tcp", l.Addr().String()); pc <- p }()
+	srv := acceptRaw(t, l)
+	p := <-pc
+	if p == nil {
+		t.Fatal("dial failed")
+	}
+	var blocked atomic.Int64
+	var tried atomic.Bool
+	cli.testBeforeAnswer = func(pc *pendingCall) {
+		if tried.Swap(true) {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		c := &startedCall{k: cli, ch: p.ch, p: pc}
+		start := time.Now()
+		c.lead(ctx)
+		blocked.Store(int64(time.Since(start)))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	go func() {
+		req := srv.read()
+		time.Sleep(20 * time.Millisecond) // the caller awaits, not leading: the role is not lent
+		srv.write(replyTo(t, req, req.Params))
+	}()
+	if _, err := p.Call(ctx, "svc/echo", 7); err != nil {
+		t.Fatal(err)
+	}
+	if !tried.Load() {
+		t.Fatal("the hook never ran")
+	}
+	if d := time.Duration(blocked.Load()); d > 100*time.Millisecond {
+		t.Errorf("a caller led for the answer the reader held, and read for %v", d)
+	}
+}
