@@ -376,7 +376,7 @@ func (c *startedCall) then(timeout time.Duration, fn func(perlcompat.Value, erro
 	}
 	t := time.AfterFunc(timeout, func() {
 		c.k.dropPending(c.ch, c.p)
-		c.p.finish(nil, fmt.Errorf("%w from %s within the deadline (Perl sends none for undef)", ErrNoReply, c.msg.Event.String()))
+		c.p.finish(nil, noReply(c.p.event))
 	})
 	c.p.onDone(func(v perlcompat.Value, err error) {
 		t.Stop()
@@ -402,11 +402,23 @@ func (c *startedCall) await(ctx context.Context) (reply perlcompat.Value, err er
 		return c.p.value, c.p.err
 	case <-ctx.Done():
 		c.k.dropPending(c.ch, c.p)
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return nil, fmt.Errorf("%w from %s within the deadline (Perl sends none for undef)", ErrNoReply, c.msg.Event.String())
-		}
-		return nil, ctx.Err()
+		return nil, endedErr(ctx, c.p.event)
 	}
+}
+
+// noReply is the error of a call to to that got no answer in time.
+func noReply(to protocol.Specifier) error {
+	return fmt.Errorf("%w from %s within the deadline (Perl sends none for undef)", ErrNoReply, to.String())
+}
+
+// endedErr is the error of a call to to whose context ended first:
+// noReply at its deadline, as the call's own expiry would say, else the
+// context's error.
+func endedErr(ctx context.Context, to protocol.Specifier) error {
+	if err := ctx.Err(); !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return noReply(to)
 }
 
 // rsvpState is rsvpPrefix and n, in one allocation.

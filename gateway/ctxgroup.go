@@ -2,8 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sync/atomic"
 )
 
@@ -105,13 +103,8 @@ func (g *ctxGroup) fire() {
 		p = next
 	}
 	ch.mu.Unlock()
-	err := g.ctx.Err()
 	for _, p := range calls {
 		ch.k.dropKernelPending(p)
-		if errors.Is(err, context.DeadlineExceeded) {
-			p.finish(nil, fmt.Errorf("%w from %s within the deadline (Perl sends none for undef)", ErrNoReply, p.event.String()))
-		} else {
-			p.finish(nil, err)
-		}
+		p.finish(nil, endedErr(g.ctx, p.event))
 	}
 }

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"fmt"
 	"time"
 )
 
@@ -99,7 +98,7 @@ func (ch *channel) expire() {
 	ch.mu.Unlock()
 	for _, p := range due {
 		ch.k.dropKernelPending(p)
-		p.finish(nil, fmt.Errorf("%w from %s within the deadline (Perl sends none for undef)", ErrNoReply, p.event.String()))
+		p.finish(nil, noReply(p.event))
 	}
 }
 

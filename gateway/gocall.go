@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/ikcgate/ikcgate/perlcompat"
 	"github.com/ikcgate/ikcgate/protocol"
@@ -123,6 +122,7 @@ func (k *Kernel) goOn(ctx context.Context, c *AsyncCall, ch *channel, to protoco
 		msg.From = protocol.ProxyFrom(ch.localID, o.from)
 	}
 	if err := k.startCallIn(ctx, sc, ch, msg, sendOwnCall, false, true); err != nil {
+		msg.Params = nil // see goCall.settle
 		c.settle(nil, err)
 		return
 	}
@@ -173,11 +173,7 @@ func (c *startedCall) notify(ctx context.Context, ac *AsyncCall) {
 	}
 	stop := context.AfterFunc(ctx, func() {
 		c.k.dropPending(c.ch, c.p)
-		err := ctx.Err()
-		if errors.Is(err, context.DeadlineExceeded) {
-			err = fmt.Errorf("%w from %s within the deadline (Perl sends none for undef)", ErrNoReply, c.msg.Event.String())
-		}
-		c.p.finish(nil, err)
+		c.p.finish(nil, endedErr(ctx, c.p.event))
 	})
 	c.p.onDone(func(v perlcompat.Value, err error) {
 		stop()
@@ -185,8 +181,11 @@ func (c *startedCall) notify(ctx context.Context, ac *AsyncCall) {
 	})
 }
 
-// settle tells the observer and delivers the answer.
+// settle tells the observer and delivers the answer. The message, frozen
+// long since, lets go of its params: a caller keeping answered calls must
+// not keep what it sent with them.
 func (g *goCall) settle(v perlcompat.Value, err error) {
+	g.msg.Params = nil
 	g.sc.finished(err)
 	g.ac.settle(v, err)
 }

@@ -216,3 +216,36 @@ func TestALocalGoAnsweredWithUndefEndsWhenShutdownBegins(t *testing.T) {
 		t.Errorf("err = %v, want ErrShutdown", got.Err)
 	}
 }
+
+func TestAnAnsweredGoCallKeepsNothingOfWhatItSent(t *testing.T) {
+	leaktest.Check(t)
+	_, p := expiryPair(t, time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	big := perlcompat.Bytes(make([]byte, 1<<20))
+	ok := recvCall(t, p.Go(ctx, "svc/echo", big, nil).Done)
+	if ok.Err != nil {
+		t.Fatal(ok.Err)
+	}
+	if ok.g.msg.Params != nil {
+		t.Error("an answered call still holds the params it sent")
+	}
+	closed, cancelClosed := context.WithCancel(ctx)
+	cancelClosed()
+	failed := recvCall(t, p.Go(closed, "svc/echo", big, nil).Done)
+	if failed.Err == nil {
+		t.Fatal("a call under a cancelled context succeeded")
+	}
+	if failed.g.msg.Params != nil {
+		t.Error("a failed call still holds the params it sent")
+	}
+	p.Close()
+	<-p.Done()
+	unsent := recvCall(t, p.Go(ctx, "svc/echo", big, nil).Done)
+	if !errors.Is(unsent.Err, ErrDisconnected) {
+		t.Fatalf("a call on a closed channel: %v", unsent.Err)
+	}
+	if unsent.g.msg.Params != nil {
+		t.Error("a call that was never sent still holds its params")
+	}
+}
