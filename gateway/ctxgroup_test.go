@@ -35,6 +35,25 @@ func wantEnded(t *testing.T, done <-chan *AsyncCall, n int, want error) {
 	}
 }
 
+// goNoReturn sends n calls that get no answer, under ctx, and waits
+// until ch tracks pending of them in all.
+func goNoReturn(t *testing.T, p *Peer, ctx context.Context, n int, done chan *AsyncCall, pending int) {
+	t.Helper()
+	for range n {
+		p.Go(ctx, "svc/noreturn", 1, done)
+	}
+	waitPending(t, p.ch, pending)
+}
+
+// wantGroup fails the test unless ch's group watches ctx with n calls
+// (nil ctx: no group).
+func wantGroup(t *testing.T, ch *channel, ctx context.Context, n int) {
+	t.Helper()
+	if gctx, got := groupOf(ch); gctx != ctx || got != n {
+		t.Fatalf("group watches %v with %d calls; want %v with %d", gctx, got, ctx, n)
+	}
+}
+
 // waitPending waits until ch tracks n calls.
 func waitPending(t *testing.T, ch *channel, n int) {
 	t.Helper()
@@ -52,19 +71,12 @@ func testGoCallsUnderOneContext(t *testing.T, rsvp RsvpPolicy) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan *AsyncCall, 20)
-	for range 20 {
-		p.Go(ctx, "svc/noreturn", 1, done)
-	}
-	waitPending(t, p.ch, 20)
-	if gctx, n := groupOf(p.ch); gctx != ctx || n != 20 {
-		t.Fatalf("group watches %v with %d calls; want the callers' context with 20", gctx, n)
-	}
+	goNoReturn(t, p, ctx, 20, done, 20)
+	wantGroup(t, p.ch, ctx, 20)
 	cancel()
 	wantEnded(t, done, 20, context.Canceled)
 	wantNothingPending(t, p.ch, "after the context ended")
-	if gctx, _ := groupOf(p.ch); gctx != nil {
-		t.Error("the fired group is still the channel's")
-	}
+	wantGroup(t, p.ch, nil, 0) // the fired group is gone
 }
 
 func TestGoCallsUnderOneContextEndAtItsDeadlineWithErrNoReply(t *testing.T) {
@@ -88,14 +100,9 @@ func TestAGoCallUnderAnotherContextIsWatchedOnItsOwn(t *testing.T) {
 	b, cancelB := context.WithCancel(context.Background())
 	defer cancelB()
 	doneA, doneB := make(chan *AsyncCall, 3), make(chan *AsyncCall, 1)
-	for range 3 {
-		p.Go(a, "svc/noreturn", 1, doneA)
-	}
-	p.Go(b, "svc/noreturn", 1, doneB)
-	waitPending(t, p.ch, 4)
-	if gctx, n := groupOf(p.ch); gctx != a || n != 3 {
-		t.Fatalf("group watches %v with %d calls; want a's 3", gctx, n)
-	}
+	goNoReturn(t, p, a, 3, doneA, 3)
+	goNoReturn(t, p, b, 1, doneB, 4)
+	wantGroup(t, p.ch, a, 3)
 	cancelB()
 	wantEnded(t, doneB, 1, context.Canceled)
 	if table, _ := pendingCount(p.ch); table != 3 {
@@ -122,16 +129,11 @@ func TestAGroupEndsWithItsLastCallAndTheNextContextTakesOver(t *testing.T) {
 	}
 	// Answered, the calls have left, and the group with them: a caller
 	// that cancels its context now must not wake a watch.
-	if gctx, _ := groupOf(p.ch); gctx != nil {
-		t.Fatal("the group outlived its calls")
-	}
+	wantGroup(t, p.ch, nil, 0)
 	b, cancelB := context.WithCancel(context.Background())
 	defer cancelB()
-	p.Go(b, "svc/noreturn", 1, done)
-	waitPending(t, p.ch, 1)
-	if gctx, n := groupOf(p.ch); gctx != b || n != 1 {
-		t.Fatalf("group watches %v with %d calls; want b's one", gctx, n)
-	}
+	goNoReturn(t, p, b, 1, done, 1)
+	wantGroup(t, p.ch, b, 1)
 	// a's end no longer concerns the channel; b's call stays pending.
 	cancelA()
 	time.Sleep(50 * time.Millisecond)
@@ -148,14 +150,10 @@ func TestAClosedChannelStopsWatchingItsGroupsContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan *AsyncCall, 2)
-	p.Go(ctx, "svc/noreturn", 1, done)
-	p.Go(ctx, "svc/noreturn", 1, done)
-	waitPending(t, p.ch, 2)
+	goNoReturn(t, p, ctx, 2, done, 2)
 	p.Close()
 	wantEnded(t, done, 2, ErrDisconnected)
-	if gctx, _ := groupOf(p.ch); gctx != nil {
-		t.Error("a closed channel still has a context group")
-	}
+	wantGroup(t, p.ch, nil, 0) // a closed channel keeps no group
 }
 
 func TestACallersContextEndingAfterTheAnswerWakesNoWatch(t *testing.T) {

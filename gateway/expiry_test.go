@@ -32,11 +32,7 @@ func expiryPairWith(t *testing.T, timeout time.Duration, rsvp RsvpPolicy) (*Kern
 	cli, _ := newKernel(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	p, err := cli.Dial(ctx, "tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cli, p
+	return cli, mustDial(ctx, t, cli, addr)
 }
 
 // pendingCount is how many calls ch still tracks, in its table and in its

@@ -306,10 +306,7 @@ func TestObserverTimesEveryGoCallWhicheverWayItIsWatched(t *testing.T) {
 	cli, _ := newKernel(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	peer, err := cli.Dial(ctx, "tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	peer := mustDial(ctx, t, cli, addr)
 	done := make(chan *AsyncCall, 4)
 	// A context that never ends: nothing watches the call.
 	if c := <-peer.Go(context.Background(), "svc/echo", 1, done).Done; c.Err != nil {
