@@ -591,8 +591,9 @@ func (ch *channel) writeLoop() {
 // queued and nobody is writing, or when only held replies are queued: then
 // they go out with it, in one writev (flushLocked). The write does not
 // block: what the socket does not take at once is left to the writer,
-// which finishes it before anything else. It reports whether it took the frame (err: the channel
-// failed writing it), and whether fb may be reused.
+// which finishes it before anything else. It reports whether it took the
+// frame (err: the channel failed writing it), and whether fb may be
+// reused.
 func (ch *channel) writeInline(fb *frameBuf) (took, reuse bool, err error) {
 	if ch.nbw == nil || (ch.queued.Load() != 0 && !ch.held.Load()) || !ch.wmu.TryLock() {
 		return false, false, nil

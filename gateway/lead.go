@@ -17,9 +17,10 @@ import (
 // calling one call at a time spent 39-56 us of CPU per call; the same
 // client on one P, 25 us).
 //
-// So when the reader settles a call that a caller awaits, and no other
-// call is pending and nothing more is buffered, it lends the read role
-// (rmu) and sleeps. A caller that then awaits its reply takes the role
+// So when the reader has settled a call that a caller awaits, and no
+// other call is pending and nothing more is buffered, it lends the read
+// role (rmu) and sleeps (lendAfterAnswer: never before the answer is in,
+// and not when a call started meanwhile). A caller that then awaits its reply takes the role
 // and reads frames itself until its reply comes: the poller wakes it
 // directly, as it would wake a plain read. Replies to other calls and
 // error reports it settles as the reader would. A request from the peer
