@@ -19,6 +19,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/ikcgate/ikcgate/gateway"
+	"github.com/ikcgate/ikcgate/gcfloor"
 	"github.com/ikcgate/ikcgate/protocol"
 )
 
@@ -99,7 +100,7 @@ type Limits struct {
 	WorkQueue          int
 	QueueFull          string // "block" or "disconnect"
 	// GCHeapFloor is how far the heap may grow past the live data before
-	// a collection (see gcTuner); 0 leaves Go's default.
+	// a collection (see package gcfloor); 0 leaves Go's default.
 	GCHeapFloor int
 }
 
@@ -514,7 +515,7 @@ func (d *decoder) build(raw *rawFile, reg *registry) *Config {
 		SendQueue:          DefaultSendQueue,
 		WorkQueue:          DefaultWorkQueue,
 		QueueFull:          "block",
-		GCHeapFloor:        DefaultGCHeapFloor,
+		GCHeapFloor:        gcfloor.DefaultFloor,
 	}
 	if r := raw.Limits; r != nil {
 		l.MaxFrameSize = d.int(r.MaxFrameSize, "limits.max_frame_size", l.MaxFrameSize, 1)

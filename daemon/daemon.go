@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/ikcgate/ikcgate/gateway"
+	"github.com/ikcgate/ikcgate/gcfloor"
 	"github.com/ikcgate/ikcgate/perlcompat"
 	"github.com/ikcgate/ikcgate/protocol"
 )
@@ -94,8 +95,8 @@ type Daemon struct {
 	configPath     string
 	listenOverride []ListenAddr
 
-	access atomic.Pointer[Config]  // the config whose access block applies
-	gc     atomic.Pointer[gcTuner] // set by Run; nil when GOGC is set or another daemon tunes
+	access atomic.Pointer[Config]        // the config whose access block applies
+	gc     atomic.Pointer[gcfloor.Tuner] // set by Run; nil when GOGC is set or another daemon tunes
 
 	mu        sync.Mutex
 	cfg       *Config
@@ -268,9 +269,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer d.releaseAll()
 	defer d.client.CloseIdleConnections()
 	cfg := d.Config()
-	if t := startGCTuner(int64(cfg.Limits.GCHeapFloor)); t != nil {
+	if t := gcfloor.Start(int64(cfg.Limits.GCHeapFloor)); t != nil {
 		d.gc.Store(t)
-		defer t.stop()
+		defer t.Stop()
 	}
 	// Built before anything opens, and not under d.mu: a panic under it
 	// would deadlock in releaseAll, hiding the panic behind a daemon that
@@ -633,7 +634,7 @@ func (d *Daemon) Reload(cfg *Config) error {
 	}
 	if old.Limits.GCHeapFloor != cfg.Limits.GCHeapFloor {
 		if t := d.gc.Load(); t != nil {
-			t.setFloor(int64(cfg.Limits.GCHeapFloor))
+			t.SetFloor(int64(cfg.Limits.GCHeapFloor))
 			d.log.Info("gc_heap_floor changed", "from", old.Limits.GCHeapFloor, "to", cfg.Limits.GCHeapFloor)
 		} else {
 			d.log.Warn("gc_heap_floor changed but not applied: GOGC is set, or another daemon of this process tunes the collector", "to", cfg.Limits.GCHeapFloor)

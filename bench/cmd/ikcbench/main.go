@@ -43,6 +43,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/ikcgate/ikcgate/gateway"
+	"github.com/ikcgate/ikcgate/gcfloor"
 	"github.com/ikcgate/ikcgate/perlcompat"
 	"github.com/ikcgate/ikcgate/protocol"
 )
@@ -94,6 +95,15 @@ func main() {
 	fmt.Printf("machine: %d CPUs (GOMAXPROCS %d), %s; reps %d%s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), *reps, map[bool]string{true: ", quick", false: ""}[*quick])
 	if b.perl {
 		fmt.Printf("perl: POE::Component::IKC %s\n", b.perlVersion)
+	}
+	// The Go clients here stand for a user's program that embeds a
+	// kernel, run as the README advises: with the heap floor the daemon
+	// runs with (package gcfloor).
+	if gcf := gcfloor.Start(gcfloor.DefaultFloor); gcf != nil {
+		defer gcf.Stop()
+		fmt.Printf("go clients: GC heap floor %d MiB (package gcfloor)\n", gcfloor.DefaultFloor>>20)
+	} else {
+		fmt.Println("go clients: no GC heap floor (GOGC is set)")
 	}
 	fmt.Println("NOTE: figures are from a shared, noisy machine unless you made sure it is idle; compare the ratios.")
 	fmt.Println()

@@ -1,4 +1,4 @@
-package daemon
+package gcfloor
 
 import (
 	"os"
@@ -49,7 +49,7 @@ func TestGCTunerRaisesThePercentForASmallHeapAndRestoresItOnStop(t *testing.T) {
 	before := debug.SetGCPercent(100)
 	defer debug.SetGCPercent(before)
 
-	tu := startGCTuner(512 << 20) // far above this test binary's live heap
+	tu := Start(512 << 20) // far above this test binary's live heap
 	if tu == nil {
 		t.Fatal("no tuner without GOGC")
 	}
@@ -61,13 +61,13 @@ func TestGCTunerRaisesThePercentForASmallHeapAndRestoresItOnStop(t *testing.T) {
 	if p := gogc(t); p < 200 {
 		t.Fatalf("GOGC %d after collections with a 512 MiB floor, want well over 100", p)
 	}
-	tu.setFloor(0) // a reload: applied at once, not at the next collection
+	tu.SetFloor(0) // a reload: applied at once, not at the next collection
 	if p := gogc(t); p != 100 {
 		t.Fatalf("GOGC %d right after the floor went to 0, want 100", p)
 	}
-	tu.setFloor(512 << 20)
+	tu.SetFloor(512 << 20)
 	runtime.GC()
-	tu.stop()
+	tu.Stop()
 	if p := gogc(t); p != 100 {
 		t.Fatalf("GOGC %d after stop, want the 100 it started from", p)
 	}
@@ -80,8 +80,8 @@ func TestGCTunerRaisesThePercentForASmallHeapAndRestoresItOnStop(t *testing.T) {
 
 func TestGCTunerStaysOffWhenGOGCIsSet(t *testing.T) {
 	t.Setenv("GOGC", "150")
-	if tu := startGCTuner(64 << 20); tu != nil {
-		tu.stop()
+	if tu := Start(64 << 20); tu != nil {
+		tu.Stop()
 		t.Fatal("tuner started though GOGC is set")
 	}
 }
@@ -110,14 +110,14 @@ func TestGCTunerCountsGoroutineStacksAgainstTheFloor(t *testing.T) {
 	}
 	ready.Wait()
 	defer close(release)
-	tu := startGCTuner(floor)
+	tu := Start(floor)
 	if tu == nil {
 		t.Fatal("no tuner without GOGC")
 	}
-	defer tu.stop()
+	defer tu.Stop()
 	runtime.GC()
 	time.Sleep(20 * time.Millisecond) // the finalizer tunes after the collection
-	tu.setFloor(floor)                // and so does this, at once
+	tu.SetFloor(floor)                // and so does this, at once
 	s := []rtmetrics.Sample{{Name: "/gc/heap/goal:bytes"}, {Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"}}
 	rtmetrics.Read(s)
 	goal, live, scan := s[0].Value.Uint64(), s[1].Value.Uint64(), s[1].Value.Uint64()+s[2].Value.Uint64()+s[3].Value.Uint64()
@@ -147,25 +147,25 @@ func TestGCTunerKeepsTheProgramsOwnPercent(t *testing.T) {
 	unsetenv(t, "GOGC")
 	before := debug.SetGCPercent(300)
 	defer debug.SetGCPercent(before)
-	tu := startGCTuner(0)
+	tu := Start(0)
 	if tu == nil {
 		t.Fatal("no tuner without GOGC")
 	}
 	if p := gogc(t); p != 300 {
 		t.Errorf("GOGC %d with the floor off, want the program's 300", p)
 	}
-	tu.setFloor(1 << 40)
+	tu.SetFloor(1 << 40)
 	if p := gogc(t); p < 300 {
 		t.Errorf("GOGC %d with a huge floor, want at least 300", p)
 	}
-	tu.stop()
+	tu.Stop()
 	if p := gogc(t); p != 300 {
 		t.Errorf("GOGC %d after stop, want 300 back", p)
 	}
 
 	debug.SetGCPercent(-1) // the program turned the collector off
-	if tu := startGCTuner(64 << 20); tu != nil {
-		tu.stop()
+	if tu := Start(64 << 20); tu != nil {
+		tu.Stop()
 		t.Error("tuner started though the collector is off")
 	}
 	if p := debug.SetGCPercent(100); p != -1 {

@@ -1,4 +1,21 @@
-package daemon
+// Package gcfloor keeps Go's garbage collector from running every few MB
+// in a program that holds little live data and allocates per message, as
+// an IKC kernel does.
+//
+// Go's default (GOGC=100) collects when the heap has doubled since the
+// last collection. A gateway holds a few MB of live data and allocates a
+// few hundred bytes per message, so at a million posts a second that is a
+// collection every few milliseconds: nearly a third of the daemon's CPU
+// per post, and 10-15% of a Go client's per pipelined call, as measured. A floor lets the heap grow a
+// fixed number of bytes past the live data before the next collection;
+// once the live data is larger than the floor, the program's own percent
+// applies again. The ikcgate daemon runs one (limits.gc_heap_floor); a Go
+// program that embeds a gateway.Kernel may start its own.
+//
+// The GC percent is process-wide, so the first Tuner started in a process
+// owns it, and GOGC in the environment, the operator's choice, turns the
+// floor off.
+package gcfloor
 
 import (
 	"os"
@@ -9,20 +26,17 @@ import (
 	"sync/atomic"
 )
 
-// DefaultGCHeapFloor is limits.gc_heap_floor's default.
-const DefaultGCHeapFloor = 16 << 20
+// DefaultFloor is the daemon's limits.gc_heap_floor default. It takes
+// most of the gain (64 MiB saved little more) and keeps 10,000 idle
+// connections under 20 KB each: memory freed by a collection stays with
+// the process up to the heap goal, so the floor shows in RSS.
+const DefaultFloor = 16 << 20
 
-// gcTuner keeps the garbage collector from running before the heap has
-// grown limits.gc_heap_floor bytes past the live data. Go's default
-// (GOGC=100) runs it when the heap doubles: a gateway holds a few MB of
-// live data and allocates per message, so that is a collection every few
-// MB of traffic, a fifth of its CPU under load. With the floor a busy
-// gateway's heap grows by about that much more; one whose live data is
-// already past the floor is unchanged (the percent never goes under
-// the program's own, Go's 100 by default). The default, 16 MiB, takes most of the gain (64 MiB saved little
-// more) and keeps 10,000 idle connections under 20 KB each: memory freed
-// by a collection stays with the process up to the heap goal, so the
-// floor shows in RSS.
+// Tuner keeps the garbage collector from running before the heap has
+// grown its floor past the live data. With the floor a busy program's
+// heap grows by about that much more; one whose live data is already past
+// the floor is unchanged (the percent never goes under the program's own,
+// Go's 100 by default).
 //
 // After each collection it sets the percent that puts the next one
 // floor bytes past the live heap. Go's heap goal is live heap + (live
@@ -32,9 +46,9 @@ const DefaultGCHeapFloor = 16 << 20
 // floor. GOGC in the environment is the operator's choice, and turns
 // the tuner off; so does a program that turned the collector off.
 //
-// The percent is process-wide: the first daemon of a process to run
-// tunes it, until it stops; others leave it alone.
-type gcTuner struct {
+// The percent is process-wide: the first Tuner of a process tunes it,
+// until it stops; Start returns nil for any other.
+type Tuner struct {
 	floor   atomic.Int64
 	stopped atomic.Bool
 	mu      sync.Mutex
@@ -56,17 +70,18 @@ func gcPercentFor(scan, floor int64, base int) int {
 }
 
 // activeTuner is the process's tuner: the GC percent is process-wide, so
-// the first daemon to run owns it.
-var activeTuner atomic.Pointer[gcTuner]
+// the first Tuner started owns it.
+var activeTuner atomic.Pointer[Tuner]
 
-// startGCTuner starts tuning with floor (0: the program's percent); nil
-// when GOGC is set in the environment, the program turned the collector
-// off, or another daemon of the process tunes.
-func startGCTuner(floor int64) *gcTuner {
+// Start starts tuning with floor bytes (0: the program's own percent). It
+// returns nil when GOGC is set in the environment, the program turned the
+// collector off, or another Tuner of the process is running; the methods
+// of a nil Tuner do nothing, so a caller need not check.
+func Start(floor int64) *Tuner {
 	if _, set := os.LookupEnv("GOGC"); set {
 		return nil
 	}
-	t := &gcTuner{sample: []rtmetrics.Sample{
+	t := &Tuner{sample: []rtmetrics.Sample{
 		{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"},
 	}}
 	t.floor.Store(floor)
@@ -86,16 +101,18 @@ func startGCTuner(floor int64) *gcTuner {
 	return t
 }
 
-// setFloor applies a reloaded limits.gc_heap_floor at once.
-func (t *gcTuner) setFloor(floor int64) {
+// SetFloor changes the floor at once, not at the next collection (the
+// daemon calls it on a reload).
+func (t *Tuner) SetFloor(floor int64) {
 	if t != nil {
 		t.floor.Store(floor)
 		t.tune()
 	}
 }
 
-// stop restores the percent the process had.
-func (t *gcTuner) stop() {
+// Stop restores the percent the process had, and lets another Tuner
+// start.
+func (t *Tuner) Stop() {
 	if t == nil || t.stopped.Swap(true) {
 		return
 	}
@@ -107,7 +124,7 @@ func (t *gcTuner) stop() {
 
 // arm has tune run after the next collection: a finalizer runs once the
 // collector has found its object unreachable.
-func (t *gcTuner) arm() {
+func (t *Tuner) arm() {
 	s := new(gcSentinel)
 	runtime.SetFinalizer(s, func(*gcSentinel) {
 		if t.stopped.Load() {
@@ -120,7 +137,7 @@ func (t *gcTuner) arm() {
 
 type gcSentinel struct{ _ [16]byte } // not tiny: tiny objects share a block, and their finalizers run late
 
-func (t *gcTuner) tune() {
+func (t *Tuner) tune() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.stopped.Load() {
