@@ -436,6 +436,19 @@ func quoteAll(s []string) []string {
 	return out
 }
 
+// globs decodes a list of what (names) or globs in path.Match's syntax.
+func (d *decoder) globs(e hcl.Expression, key, what string) []string {
+	var out []string
+	for i, g := range d.strs(e, key, nil) {
+		if _, err := path.Match(g, ""); err != nil || g == "" {
+			d.errorf(e.Range(), fmt.Sprintf("%s[%d]", key, i), "%q is not a %s or glob (*, ?, [a-z])", g, what)
+			continue
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
 func (d *decoder) build(raw *rawFile, reg *registry) *Config {
 	cfg := &Config{File: d.file}
 
@@ -543,23 +556,11 @@ func (d *decoder) build(raw *rawFile, reg *registry) *Config {
 		if present(a.AllowNetworks) && len(cfg.Access.AllowNetworks) == 0 && !d.diags.HasErrors() {
 			d.errorf(a.AllowNetworks.Range(), "access.allow_networks", "is empty, which would refuse every TCP peer; leave it out to allow all")
 		}
-		for i, g := range d.strs(a.AllowKernels, "access.allow_kernels", nil) {
-			if _, err := path.Match(g, ""); err != nil || g == "" {
-				d.errorf(a.AllowKernels.Range(), fmt.Sprintf("access.allow_kernels[%d]", i), "%q is not a name or glob (*, ?, [a-z])", g)
-				continue
-			}
-			cfg.Access.AllowKernels = append(cfg.Access.AllowKernels, g)
-		}
+		cfg.Access.AllowKernels = d.globs(a.AllowKernels, "access.allow_kernels", "name")
 		if present(a.AllowKernels) && len(cfg.Access.AllowKernels) == 0 && !d.diags.HasErrors() {
 			d.errorf(a.AllowKernels.Range(), "access.allow_kernels", "is empty, which would refuse every kernel; leave it out to allow all")
 		}
-		for i, g := range d.strs(a.AllowClasses, "access.allow_classes", nil) {
-			if _, err := path.Match(g, ""); err != nil || g == "" {
-				d.errorf(a.AllowClasses.Range(), fmt.Sprintf("access.allow_classes[%d]", i), "%q is not a class name or glob (*, ?, [a-z])", g)
-				continue
-			}
-			cfg.Access.AllowClasses = append(cfg.Access.AllowClasses, g)
-		}
+		cfg.Access.AllowClasses = d.globs(a.AllowClasses, "access.allow_classes", "class name")
 	}
 
 	// routes

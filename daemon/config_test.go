@@ -103,6 +103,7 @@ func TestEveryValidationErrorNamesKeyAndLine(t *testing.T) {
 		{"unknown limit", "limits {\n  max_frames = 3\n}\n", 2, `"max_frames"`},
 		{"bad CIDR", "access {\n  allow_networks = [\"10.0.0.0/33\"]\n}\n", 2, "access.allow_networks[0]"},
 		{"bad glob", "access {\n  allow_kernels = [\"[a-\"]\n}\n", 2, "access.allow_kernels[0]"},
+		{"empty class glob", "access {\n  allow_classes = [\"Foo::*\", \"\"]\n}\n", 2, "access.allow_classes[1]"},
 		{"route pattern without state", "route \"demo\" {\n  kind = \"go\"\n}\n", 1, `route "demo"`},
 		{"route in session IKC", "route \"IKC/ping\" {\n  kind = \"go\"\n}\n", 1, `route "IKC/ping"`},
 		{"route kind unknown", "route \"a/b\" {\n  kind = \"grpc\"\n}\n", 2, `route "a/b".kind`},
