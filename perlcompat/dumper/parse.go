@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ikcgate/ikcgate/perlcompat"
+	"github.com/ikcgate/ikcgate/perlcompat/internal/kind"
 )
 
 // Decoder parses Data::Dumper text. The zero value is ready to use.
@@ -304,7 +305,7 @@ func (p *parser) get(off int, steps []step) (perlcompat.Value, error) {
 			}
 		}
 		if !ok {
-			return nil, p.fail(off, ErrBadPath, "%s is not a %s reference", kindOf(cur), map[byte]string{'{': "HASH", '[': "ARRAY", '$': "SCALAR"}[s.kind])
+			return nil, p.fail(off, ErrBadPath, "%s is not a %s reference", kind.Of(cur), map[byte]string{'{': "HASH", '[': "ARRAY", '$': "SCALAR"}[s.kind])
 		}
 	}
 	if cur == nil {
@@ -386,7 +387,7 @@ func (p *parser) assign(off int, steps []step, v perlcompat.Value) error {
 	if perlcompat.IsUndef(cont) {
 		return p.fail(off, ErrBadPath, "assignment through undef (Perl would autovivify)")
 	}
-	return p.fail(off, ErrBadPath, "cannot assign into %s with %q", kindOf(cont), last.kind)
+	return p.fail(off, ErrBadPath, "cannot assign into %s with %q", kind.Of(cont), last.kind)
 }
 
 // expr parses and evaluates one value.
@@ -857,7 +858,7 @@ func (p *parser) bless() (perlcompat.Value, error) {
 		}
 		x.Class = name
 	default:
-		return nil, p.fail(off, ErrBadBless, "cannot bless %s", kindOf(v))
+		return nil, p.fail(off, ErrBadBless, "cannot bless %s", kind.Of(v))
 	}
 	return v, nil
 }
@@ -915,22 +916,4 @@ func (p *parser) myVar() error {
 		p.pos++
 	}
 	return nil
-}
-
-func kindOf(v perlcompat.Value) string {
-	switch v.(type) {
-	case nil, perlcompat.Undef:
-		return "undef"
-	case perlcompat.Str:
-		return "a string"
-	case perlcompat.Int, perlcompat.Uint, perlcompat.Float, perlcompat.Bool:
-		return "a number"
-	case *perlcompat.Array:
-		return "an array"
-	case *perlcompat.Hash:
-		return "a hash"
-	case *perlcompat.Ref:
-		return "a scalar reference"
-	}
-	return fmt.Sprintf("%T", v)
 }

@@ -5,6 +5,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ikcgate/ikcgate/perlcompat"
+	"github.com/ikcgate/ikcgate/perlcompat/internal/kind"
 )
 
 // maxNumberDigits is how many digits FreezeThaw's thaw reads in a length
@@ -99,7 +100,7 @@ func (s *decodeState) frame() (perlcompat.Value, error) {
 	}
 	arr, ok := root.(*perlcompat.Array)
 	if !ok {
-		return nil, s.fail(start, ErrSyntax, "root item is %s, FreezeThaw's thaw needs an array", kind(root))
+		return nil, s.fail(start, ErrSyntax, "root item is %s, FreezeThaw's thaw needs an array", kind.Of(root))
 	}
 	if len(arr.Elems) != 1 {
 		return nil, s.fail(start, ErrNotOneValue, "root array holds %d values", len(arr.Elems))
@@ -143,7 +144,7 @@ func (s *decodeState) sharedTable() error {
 		switch v.(type) {
 		case *perlcompat.Array, *perlcompat.Hash, *perlcompat.Ref:
 		default:
-			return s.fail(off, ErrSyntax, "shared placeholder %d is %s, not a reference", i, kind(v))
+			return s.fail(off, ErrSyntax, "shared placeholder %d is %s, not a reference", i, kind.Of(v))
 		}
 		s.shared = append(s.shared, v)
 	}
@@ -183,19 +184,19 @@ func copyContents(to, from perlcompat.Value) error {
 	case *perlcompat.Array:
 		t, ok := to.(*perlcompat.Array)
 		if !ok {
-			return fmt.Errorf("contents are an array, placeholder is %s", kind(to))
+			return fmt.Errorf("contents are an array, placeholder is %s", kind.Of(to))
 		}
 		t.Elems, t.Class = f.Elems, f.Class
 	case *perlcompat.Hash:
 		t, ok := to.(*perlcompat.Hash)
 		if !ok {
-			return fmt.Errorf("contents are a hash, placeholder is %s", kind(to))
+			return fmt.Errorf("contents are a hash, placeholder is %s", kind.Of(to))
 		}
 		t.Entries, t.Class = f.Entries, f.Class
 	case *perlcompat.Ref:
 		t, ok := to.(*perlcompat.Ref)
 		if !ok {
-			return fmt.Errorf("contents are a scalar reference, placeholder is %s", kind(to))
+			return fmt.Errorf("contents are a scalar reference, placeholder is %s", kind.Of(to))
 		}
 		t.Target, t.Class = f.Target, f.Class
 	}
@@ -326,7 +327,7 @@ func (s *decodeState) bless(off int, v perlcompat.Value, class string) error {
 	case *perlcompat.Ref:
 		x.Class = class
 	default:
-		return s.fail(off, ErrBadClass, "cannot bless %s into %q", kind(v), class)
+		return s.fail(off, ErrBadClass, "cannot bless %s into %q", kind.Of(v), class)
 	}
 	return nil
 }
@@ -445,7 +446,7 @@ func (s *decodeState) container(off int, c byte, depth int) (perlcompat.Value, e
 	for i := 0; i < half; i++ {
 		k, ok := items[i].(perlcompat.Str)
 		if !ok {
-			return nil, s.fail(off, ErrBadKey, "key %d is %s", i, kind(items[i]))
+			return nil, s.fail(off, ErrBadKey, "key %d is %s", i, kind.Of(items[i]))
 		}
 		val := items[half+i]
 		if index != nil {
@@ -461,23 +462,4 @@ func (s *decodeState) container(off int, c byte, depth int) (perlcompat.Value, e
 		h.SetKey(k, val)
 	}
 	return h, nil
-}
-
-// kind names a value's type for error messages.
-func kind(v perlcompat.Value) string {
-	switch v.(type) {
-	case nil, perlcompat.Undef:
-		return "undef"
-	case perlcompat.Str:
-		return "a string"
-	case perlcompat.Int, perlcompat.Uint, perlcompat.Float, perlcompat.Bool:
-		return "a number"
-	case *perlcompat.Array:
-		return "an array"
-	case *perlcompat.Hash:
-		return "a hash"
-	case *perlcompat.Ref:
-		return "a scalar reference"
-	}
-	return fmt.Sprintf("%T", v)
 }

@@ -1,6 +1,0 @@
-//go:build !unix
-
-package main
-
-// raiseFileLimit does nothing where there is no RLIMIT_NOFILE.
-func raiseFileLimit() {}
