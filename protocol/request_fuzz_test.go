@@ -46,7 +46,11 @@ func FuzzDecodeRequest(f *testing.F) {
 		if r1 == nil {
 			return
 		}
-		if diff := cmp.Diff(r1.Value(), r2.Value(), sortedHash); diff != "" {
+		// Both build their hash in the order received, so compare them
+		// as they are: Storable allows cycles (a hash holding itself),
+		// and go-cmp panics when a transformer such as sortedHash meets
+		// its own output again inside it.
+		if diff := cmp.Diff(r1.Value(), r2.Value()); diff != "" {
 			t.Fatalf("Decode and DecodeIn differ:\n%s", diff)
 		}
 		r2.Target()
