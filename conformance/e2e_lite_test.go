@@ -36,8 +36,8 @@ route "demo/*" {
 // within seconds of now; sleep 20 returns 20; two count
 // posts then total give 12 on the same connection; fail is a ClientLite
 // error (its "ARRAY(0x...)" text for a remote_error, as from a Perl
-// server), and the connection stays in step after it: whoami, the last
-// call, answers with the caller's kernel name, freezer Storable and the
+// server), and the connection stays in step after it; post_respond to
+// respond gets its value posted back; whoami, the last call, answers with the caller's kernel name, freezer Storable and the
 // dialogue negotiated.
 func TestClientLiteAgainstDaemonDemo(t *testing.T) {
 	needIKC(t)
@@ -111,6 +111,10 @@ func TestClientLiteAgainstDaemonDemo(t *testing.T) {
 			}
 			if err, _ := fail["err"].(string); !strings.HasPrefix(err, "ARRAY(0x") {
 				t.Errorf("fail: ClientLite error %q, want its text for a remote_error (ARRAY(0x...))", fail["err"])
+			}
+			wantBack := d(perlcompat.NewArray(perlcompat.Bytes([]byte("back")), perlcompat.NewHash().Set("n", perlcompat.Int(2))))
+			if got := ret(step("respond")); got != wantBack {
+				t.Errorf("post_respond to respond returned %s, want %s", got, wantBack)
 			}
 			wantWho := d(perlcompat.NewHash().
 				Set("dialogue", perlcompat.Text(protocol)).

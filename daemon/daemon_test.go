@@ -158,7 +158,12 @@ func httpGet(t *testing.T, url string) (int, string) {
 func TestDemoSessionAnswersEveryStateOverIKC(t *testing.T) {
 	leaktest.Check(t)
 	r := start(t, testConfigHCL, Options{})
-	_, p := dial(t, r)
+	k, p := dial(t, r)
+	responded := make(chan perlcompat.Value, 1)
+	k.HandleFunc("back/got", func(_ context.Context, req *gateway.Request) (perlcompat.Value, error) {
+		responded <- req.Arg(0)
+		return nil, nil
+	})
 
 	nested := map[string]any{"list": []any{int64(1), "two", map[string]any{"three": "3.5"}}, "none": nil, "name": "café"}
 	v, err := call(t, p, "demo/echo", nested)
@@ -212,6 +217,24 @@ func TestDemoSessionAnswersEveryStateOverIKC(t *testing.T) {
 	_, err = call(t, p, "demo/nonesuch", nil)
 	if !errors.As(err, &re) || !strings.Contains(re.Message, "has not published state 'nonesuch'") {
 		t.Errorf("unknown state: %v", err)
+	}
+
+	// respond, as ClientLite's post_respond sends it: [value, rsvp].
+	rsvp := map[string]any{"kernel": "testclient", "session": "back", "state": "got"}
+	if err := p.Post(ctx, "demo/respond", []any{nested, rsvp}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case v := <-responded:
+		if diff := cmp.Diff(perlcompat.ToGo(want), perlcompat.ToGo(v)); diff != "" {
+			t.Errorf("respond posted back a changed value (-sent +got):\n%s", diff)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("respond posted nothing back to the rsvp")
+	}
+	_, err = call(t, p, "demo/respond", "no rsvp")
+	if !errors.As(err, &re) || !strings.Contains(re.Message, "[value, rsvp]") {
+		t.Errorf("respond without an rsvp: %v; want a remote error that says what it wants", err)
 	}
 }
 

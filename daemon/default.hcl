@@ -15,7 +15,7 @@ operations {
   listen = "127.0.0.1:6604"
 }
 
-# The demo session: demo/echo, time, sleep, count, total, fail, whoami.
+# The demo session: demo/echo, time, sleep, count, total, fail, whoami, respond.
 route "demo/*" {
   kind    = "go"
   handler = "demo"

@@ -31,6 +31,8 @@ const MaxDemoSleep = 10 * time.Minute
 //	fail    an error (a remote_error to the caller) whose text holds ARG0
 //	whoami  {kernel => the caller's kernel ID, freezer => the negotiated
 //	        freezer, dialogue => "IKC0" or "IKC"}
+//	respond (post) ClientLite's post_respond: ARG0 is [value, rsvp], and
+//	        value is posted back to rsvp, unchanged
 //
 // Every other state is refused as unpublished, in Perl's words.
 type Demo struct {
@@ -93,6 +95,12 @@ func (d *Demo) ServeIKC(ctx context.Context, r *gateway.Request) (perlcompat.Val
 	case "fail":
 		s, _ := perlcompat.StringOf(r.Arg(0))
 		return nil, errors.New("demo/fail: " + s)
+	case "respond":
+		a, ok := r.Arg(0).(*perlcompat.Array)
+		if !ok || len(a.Elems) != 2 {
+			return nil, fmt.Errorf("demo/respond: ARG0 must be [value, rsvp] (ClientLite's post_respond), not %s", show(r.Arg(0)))
+		}
+		return nil, r.PostTo(ctx, a.Elems[1], a.Elems[0])
 	case "whoami":
 		h := perlcompat.NewHash()
 		h.Set("kernel", perlcompat.Text(r.Kernel))

@@ -79,6 +79,7 @@ if ($o{scenario} eq 'gateway') {
     step(count => sub { ($c->post("poe://$S/demo/count", 5), $c->post("poe://$S/demo/count", 7)) });
     step(total => sub { my $r = $c->call("poe://$S/demo/total", undef); ($r) });
     step(fail => sub { my $r = $c->call("poe://$S/demo/fail", 'on purpose'); ($r) });
+    step(respond => sub { my $r = $c->post_respond("poe://$S/demo/respond", [ 'back', { n => 2 } ]); ($r) });
     step(whoami => sub { my $r = $c->call("poe://$S/demo/whoami", undef); ($r) });
 }
 $c->disconnect;
