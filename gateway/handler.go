@@ -101,7 +101,9 @@ func (r *Request) PostBack(ctx context.Context, state string, args ...perlcompat
 
 // PostTo posts params to the state named by to, a specifier string or
 // hash, on the channel the request came in on. It serves ClientLite's
-// post_respond, whose params carry the rsvp hash to post the answer to.
+// post_respond, whose params carry the rsvp hash to post the answer to:
+// the peer waits for it, so it is written at once, as a reply is, rather
+// than handed to the channel's writer.
 func (r *Request) PostTo(ctx context.Context, to perlcompat.Value, params perlcompat.Value) error {
 	sp, err := protocol.SpecifierFromValue(to)
 	if err != nil {
@@ -111,7 +113,7 @@ func (r *Request) PostTo(ctx context.Context, to perlcompat.Value, params perlco
 	if r.ch == nil {
 		return r.k.postLocal(ctx, msg)
 	}
-	return r.ch.send(ctx, msg)
+	return r.ch.sendReply(ctx, msg)
 }
 
 // fromClientLite reports a request from POE::Component::IKC::ClientLite,

@@ -197,3 +197,32 @@ func TestRepliesHeldBeforeABadFrameGoOutBeforeTheChannelCloses(t *testing.T) {
 		t.Fatal("the channel stayed open after a bad frame")
 	}
 }
+
+// ClientLite's post_respond waits for the post its rsvp gets: PostTo is
+// written at once, as a reply is, not handed to the writer (whose wake-up
+// on another thread was a quarter of the server's CPU per round trip).
+func TestAPostToAnRsvpIsWrittenWithoutWakingTheWriter(t *testing.T) {
+	leaktest.Check(t)
+	srv, addr := newKernel(t, testConfig(t, "Srv"))
+	srv.inlineTakeover = time.Hour // see TestRepliesToABurstOfCallsGoOutWithoutWakingTheWriter
+	srv.HandleFunc("svc/respond", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
+		a := r.Arg(0).(*perlcompat.Array)
+		return nil, r.PostTo(ctx, a.Elems[1], a.Elems[0])
+	})
+	p := dialRaw(t, addr, "Lite")
+	waitRegistered(srv, "Lite")
+	ch := srv.lookup("Lite")
+	for i := range 3 {
+		before := ch.writerRounds.Load()
+		rsvp := perlcompat.NewHash().Set("kernel", perlcompat.Text("Lite")).Set("session", perlcompat.Text("IKCLite")).Set("state", perlcompat.Text("response"+strconv.Itoa(i)))
+		p.writeBurst(protocol.NewPost(protocol.Specifier{Kernel: "Srv", Session: "svc", State: "respond"},
+			perlcompat.NewArray(perlcompat.Int(i), rsvp)))
+		r := p.read()
+		if got, want := r.Event.State, "response"+strconv.Itoa(i); got != want || r.Params != perlcompat.Value(perlcompat.Int(i)) {
+			t.Fatalf("got a post to %s with %#v, want one to %s with %d", got, r.Params, want, i)
+		}
+		if woke := ch.writerRounds.Load() - before; woke != 0 {
+			t.Errorf("round %d: the writer woke %d times for one post_respond", i, woke)
+		}
+	}
+}
