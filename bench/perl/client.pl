@@ -11,6 +11,8 @@
 #   call     IKC::Client calls demo/echo, --depth calls in flight (1:
 #            sequential), --n calls or for --dur seconds
 #   lite     ClientLite calls demo/echo sequentially, --n or --dur
+#   respond  ClientLite post_respond to demo/respond sequentially, --n or
+#            --dur (a post, and the server's post back to its rsvp)
 #   connect  ClientLite connects, negotiates and disconnects --n times
 # Options: --protocol IKC0|IKC, --size BYTES (the echo argument; default a
 # 10-byte string), --start EPOCH (wait for that time once connected, so
@@ -49,7 +51,7 @@ sub report {
 
 sub wait_start { my $d = $o{start} - time; sleep $d if $d > 0 }
 
-if ($o{mode} eq 'lite' || $o{mode} eq 'connect') {
+if ($o{mode} eq 'lite' || $o{mode} eq 'respond' || $o{mode} eq 'connect') {
     require POE::Component::IKC::ClientLite;
     my %c = (port => $o{port}, ip => '127.0.0.1', name => $o{name}, protocol => $o{protocol}, timeout => $o{timeout});
     if ($o{mode} eq 'connect') {
@@ -71,8 +73,10 @@ if ($o{mode} eq 'lite' || $o{mode} eq 'connect') {
     my $n = 0;
     while ($end ? time < $end : $n < $o{n}) {
         my $t = time;
-        my $r = $c->call("poe://$S/demo/echo", $arg);
-        die "call: " . ($c->error // 'no reply') . "\n" unless defined $r;
+        my $r = $o{mode} eq 'respond'
+            ? $c->post_respond("poe://$S/demo/respond", $arg)
+            : $c->call("poe://$S/demo/echo", $arg);
+        die "$o{mode}: " . ($c->error // 'no reply') . "\n" unless defined $r && $r eq $arg;
         push @lat, (time - $t) * 1e6;
         $n++;
     }

@@ -6,7 +6,8 @@
 #   server.pl --name PerlBench --port N [--timeout SECONDS]
 #
 # demo/echo returns ARG0; demo/count (post) adds ARG0 to a counter;
-# demo/total returns it. Prints {"ev":"listening","port":N} once ready and
+# demo/total returns it; demo/respond (ClientLite's post_respond) posts
+# the value of ARG0 = [value, rsvp] back to rsvp. Prints {"ev":"listening","port":N} once ready and
 # exits by itself after --timeout seconds (scripts/bench also stops it).
 use strict;
 use warnings;
@@ -28,13 +29,14 @@ POE::Session->create(
     inline_states => {
         _start => sub {
             $_[KERNEL]->alias_set('demo');
-            $_[KERNEL]->call(IKC => publish => demo => [qw(echo count total)]);
+            $_[KERNEL]->call(IKC => publish => demo => [qw(echo count total respond)]);
             $_[KERNEL]->delay(timeout => $o{timeout});
             print qq({"ev":"listening","port":), ($port || $o{port}), "}\n";
         },
         echo    => sub { $_[ARG0] },
         count   => sub { $total += $_[ARG0]; return },
         total   => sub { $total },
+        respond => sub { my ($v, $rsvp) = @{ $_[ARG0] }; $_[KERNEL]->post(IKC => post => $rsvp => $v); return },
         timeout => sub { $_[KERNEL]->post(IKC => 'shutdown') },
     },
 );

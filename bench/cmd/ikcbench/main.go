@@ -558,18 +558,31 @@ func (b *bench) run() {
 		b.row3()
 	}
 	if b.perl && b.rows["4"] {
-		fmt.Println("row 4: ClientLite calls")
+		fmt.Println("row 4: ClientLite calls and post_respond round trips")
 		r := b.add("4", "ClientLite sequential calls", "calls/s", true)
 		r.target, r.check = ">= Perl", atLeast(1)
 		p50 := b.add("4", "  ClientLite call p50", "us", false)
 		p50.target, p50.check = ">= 30% lower", atMost(0.7)
 		c := b.add("4", "  server CPU per call", "us", false)
 		c.target, c.check = "<= 1/10 Perl", atMost(0.1)
+		// post_respond: a post of [value, rsvp], and the server's post
+		// of value back to the rsvp (demo/respond on both servers).
+		pr := b.add("4", "ClientLite post_respond round trips", "trips/s", true)
+		pr.target, pr.check = ">= Perl", atLeast(1)
+		pp50 := b.add("4", "  post_respond p50", "us", false)
+		pp50.target, pp50.check = ">= 30% lower", atMost(0.7)
+		pc := b.add("4", "  server CPU per round trip", "us", false)
+		pc.target, pc.check = "<= 1/10 Perl", atMost(0.1)
 		b.alternate(func(s *server) {
 			if o, cpu, ok := perlMeasured(s, "--mode", "lite", "--n", scale(4000)); ok {
 				r.put(s.kind, o.Ops/o.Secs)
 				p50.put(s.kind, o.P50)
 				c.put(s.kind, cpu)
+			}
+			if o, cpu, ok := perlMeasured(s, "--mode", "respond", "--n", scale(4000)); ok {
+				pr.put(s.kind, o.Ops/o.Secs)
+				pp50.put(s.kind, o.P50)
+				pc.put(s.kind, cpu)
 			}
 		})
 	}
