@@ -84,7 +84,9 @@ var ErrNoSender = errors.New("gateway: request has no sender to post back to")
 // handler posting to its SENDER does: through the sender's proxy for a
 // full Perl kernel, or to {kernel, session => 'IKCLite', state} for
 // ClientLite. The sender's kernel accepts it only if that session
-// published state (or holds an rsvp permission for it).
+// published state (or holds an rsvp permission for it). A post-back is
+// an answer the sender awaits, so it is written at once, as a reply is
+// (and as the upstream route relays one), not handed to the writer.
 func (r *Request) PostBack(ctx context.Context, state string, args ...perlcompat.Value) error {
 	msg, err := protocol.NewPostBack(r.Message, state, args...)
 	if err != nil {
@@ -96,7 +98,7 @@ func (r *Request) PostBack(ctx context.Context, state string, args ...perlcompat
 	if r.ch == nil {
 		return r.k.postLocal(ctx, msg)
 	}
-	return r.ch.send(ctx, msg)
+	return r.ch.sendReply(ctx, msg)
 }
 
 // PostTo posts params to the state named by to, a specifier string or

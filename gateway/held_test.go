@@ -198,10 +198,11 @@ func TestRepliesHeldBeforeABadFrameGoOutBeforeTheChannelCloses(t *testing.T) {
 	}
 }
 
-// ClientLite's post_respond waits for the post its rsvp gets: PostTo is
-// written at once, as a reply is, not handed to the writer (whose wake-up
-// on another thread was a quarter of the server's CPU per round trip).
-func TestAPostToAnRsvpIsWrittenWithoutWakingTheWriter(t *testing.T) {
+// ClientLite's post_respond waits for the post its rsvp gets, and a
+// sender for its post-back: PostTo and PostBack are written at once, as a
+// reply is, not handed to the writer (whose wake-up on another thread was
+// a quarter of the server's CPU per post_respond round trip).
+func TestPostToAndPostBackAreWrittenWithoutWakingTheWriter(t *testing.T) {
 	leaktest.Check(t)
 	srv, addr := newKernel(t, testConfig(t, "Srv"))
 	srv.inlineTakeover = time.Hour // see TestRepliesToABurstOfCallsGoOutWithoutWakingTheWriter
@@ -209,20 +210,37 @@ func TestAPostToAnRsvpIsWrittenWithoutWakingTheWriter(t *testing.T) {
 		a := r.Arg(0).(*perlcompat.Array)
 		return nil, r.PostTo(ctx, a.Elems[1], a.Elems[0])
 	})
+	srv.HandleFunc("svc/ack", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
+		return nil, r.PostBack(ctx, "acked", r.Args...)
+	})
 	p := dialRaw(t, addr, "Lite")
 	waitRegistered(srv, "Lite")
 	ch := srv.lookup("Lite")
 	for i := range 3 {
+		state := "response" + strconv.Itoa(i)
+		rsvp := perlcompat.NewHash().Set("kernel", perlcompat.Text("Lite")).Set("session", perlcompat.Text("IKCLite")).Set("state", perlcompat.Text(state))
 		before := ch.writerRounds.Load()
-		rsvp := perlcompat.NewHash().Set("kernel", perlcompat.Text("Lite")).Set("session", perlcompat.Text("IKCLite")).Set("state", perlcompat.Text("response"+strconv.Itoa(i)))
 		p.writeBurst(protocol.NewPost(protocol.Specifier{Kernel: "Srv", Session: "svc", State: "respond"},
 			perlcompat.NewArray(perlcompat.Int(i), rsvp)))
 		r := p.read()
-		if got, want := r.Event.State, "response"+strconv.Itoa(i); got != want || r.Params != perlcompat.Value(perlcompat.Int(i)) {
-			t.Fatalf("got a post to %s with %#v, want one to %s with %d", got, r.Params, want, i)
+		if r.Event.State != state || r.Params != perlcompat.Value(perlcompat.Int(i)) {
+			t.Fatalf("got a post to %s with %#v, want one to %s with %d", r.Event.State, r.Params, state, i)
 		}
 		if woke := ch.writerRounds.Load() - before; woke != 0 {
 			t.Errorf("round %d: the writer woke %d times for one post_respond", i, woke)
+		}
+
+		post := protocol.NewPost(protocol.Specifier{Kernel: "Srv", Session: "svc", State: "ack"}, perlcompat.Int(i))
+		post.From = &protocol.Specifier{Kernel: "Lite", Session: "client"}
+		post.FromValue = post.From.Value()
+		before = ch.writerRounds.Load()
+		p.writeBurst(post)
+		r = p.read()
+		if r.Event.Session != "client" || r.Event.State != "acked" || describeParams(r) != strconv.Itoa(i) {
+			t.Fatalf("got a post to %s/%s with %s, want one to client/acked with %d", r.Event.Session, r.Event.State, describeParams(r), i)
+		}
+		if woke := ch.writerRounds.Load() - before; woke != 0 {
+			t.Errorf("round %d: the writer woke %d times for one post-back", i, woke)
 		}
 	}
 }
