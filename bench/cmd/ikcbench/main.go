@@ -530,24 +530,13 @@ func (b *bench) run() {
 	}
 	if b.perl && b.rows["2"] {
 		fmt.Println("row 2: sequential and pipelined Perl calls")
-		r := b.add("2", "Perl client sequential calls", "calls/s", true)
-		r.target, r.check = ">= Perl", atLeast(1)
-		p50 := b.add("2", "  sequential call p50", "us", false)
-		p50.target, p50.check = ">= 30% lower", atMost(0.7)
-		p99 := b.add("2", "  sequential call p99", "us", false)
-		c := b.add("2", "  server CPU per call", "us", false)
-		c.target, c.check = "<= 1/10 Perl", atMost(0.1)
+		seq := b.sequential("2", "Perl client sequential calls", "calls/s", "sequential call", "call", true)
 		pr := b.add("2", "Perl client, 16 pipelined calls", "calls/s", true)
 		pr.target, pr.check = ">= Perl", atLeast(1)
 		pc := b.add("2", "  server CPU per call", "us", false)
 		pc.target, pc.check = "<= 1/10 Perl", atMost(0.1)
 		b.alternate(func(s *server) {
-			if o, cpu, ok := perlMeasured(s, "--mode", "call", "--n", scale(4000)); ok {
-				r.put(s.kind, o.Ops/o.Secs)
-				p50.put(s.kind, o.P50)
-				p99.put(s.kind, o.P99)
-				c.put(s.kind, cpu)
-			}
+			seq.measure(s, "--mode", "call", "--n", scale(4000))
 			if o, cpu, ok := perlMeasured(s, "--mode", "call", "--depth", "16", "--n", scale(8000)); ok {
 				pr.put(s.kind, o.Ops/o.Secs)
 				pc.put(s.kind, cpu)
@@ -559,31 +548,13 @@ func (b *bench) run() {
 	}
 	if b.perl && b.rows["4"] {
 		fmt.Println("row 4: ClientLite calls and post_respond round trips")
-		r := b.add("4", "ClientLite sequential calls", "calls/s", true)
-		r.target, r.check = ">= Perl", atLeast(1)
-		p50 := b.add("4", "  ClientLite call p50", "us", false)
-		p50.target, p50.check = ">= 30% lower", atMost(0.7)
-		c := b.add("4", "  server CPU per call", "us", false)
-		c.target, c.check = "<= 1/10 Perl", atMost(0.1)
+		calls := b.sequential("4", "ClientLite sequential calls", "calls/s", "ClientLite call", "call", false)
 		// post_respond: a post of [value, rsvp], and the server's post
 		// of value back to the rsvp (demo/respond on both servers).
-		pr := b.add("4", "ClientLite post_respond round trips", "trips/s", true)
-		pr.target, pr.check = ">= Perl", atLeast(1)
-		pp50 := b.add("4", "  post_respond p50", "us", false)
-		pp50.target, pp50.check = ">= 30% lower", atMost(0.7)
-		pc := b.add("4", "  server CPU per round trip", "us", false)
-		pc.target, pc.check = "<= 1/10 Perl", atMost(0.1)
+		trips := b.sequential("4", "ClientLite post_respond round trips", "trips/s", "post_respond", "round trip", false)
 		b.alternate(func(s *server) {
-			if o, cpu, ok := perlMeasured(s, "--mode", "lite", "--n", scale(4000)); ok {
-				r.put(s.kind, o.Ops/o.Secs)
-				p50.put(s.kind, o.P50)
-				c.put(s.kind, cpu)
-			}
-			if o, cpu, ok := perlMeasured(s, "--mode", "respond", "--n", scale(4000)); ok {
-				pr.put(s.kind, o.Ops/o.Secs)
-				pp50.put(s.kind, o.P50)
-				pc.put(s.kind, cpu)
-			}
+			calls.measure(s, "--mode", "lite", "--n", scale(4000))
+			trips.measure(s, "--mode", "respond", "--n", scale(4000))
 		})
 	}
 	if b.perl && b.rows["5"] {
@@ -598,6 +569,38 @@ func (b *bench) run() {
 	if b.perl && b.rows["8"] {
 		b.row8()
 	}
+}
+
+// sequentialRows are the rows of one sequential round trip from a Perl
+// client: rate, p50 (and p99), server CPU per round trip, with the
+// targets of rows 2 and 4.
+type sequentialRows struct{ rate, p50, p99, cpu *result }
+
+func (b *bench) sequential(row, what, unit, latency, per string, p99 bool) *sequentialRows {
+	q := &sequentialRows{rate: b.add(row, what, unit, true)}
+	q.rate.target, q.rate.check = ">= Perl", atLeast(1)
+	q.p50 = b.add(row, "  "+latency+" p50", "us", false)
+	q.p50.target, q.p50.check = ">= 30% lower", atMost(0.7)
+	if p99 {
+		q.p99 = b.add(row, "  "+latency+" p99", "us", false)
+	}
+	q.cpu = b.add(row, "  server CPU per "+per, "us", false)
+	q.cpu.target, q.cpu.check = "<= 1/10 Perl", atMost(0.1)
+	return q
+}
+
+// measure runs client.pl with args against s and records its figures.
+func (q *sequentialRows) measure(s *server, args ...string) {
+	o, cpu, ok := perlMeasured(s, args...)
+	if !ok {
+		return
+	}
+	q.rate.put(s.kind, o.Ops/o.Secs)
+	q.p50.put(s.kind, o.P50)
+	if q.p99 != nil {
+		q.p99.put(s.kind, o.P99)
+	}
+	q.cpu.put(s.kind, cpu)
 }
 
 func (b *bench) row3() {
