@@ -20,9 +20,9 @@ import (
 // So when the reader has settled a call that a caller awaits, and no
 // other call is pending and nothing more is buffered, it lends the read
 // role (rmu) and sleeps (lendAfterAnswer: never before the answer is in,
-// and not when a call started meanwhile). A caller that then awaits its reply takes the role
-// and reads frames itself until its reply comes: the poller wakes it
-// directly, as it would wake a plain read. Replies to other calls and
+// and not when a call started meanwhile). A caller that then awaits its
+// reply takes the role and reads frames itself until its reply comes:
+// the poller wakes it directly, as it would wake a plain read. Replies to other calls and
 // error reports it settles as the reader would. A request from the peer
 // it hands back to the reader with the role (parked), so requests are
 // handled as before and in order: a post the peer sent before our
@@ -56,8 +56,10 @@ func (ch *channel) mayLend(p *pendingCall) bool {
 // awaited call (mayLend). Only then: lent before the answer was in, the
 // role could go to that very call's caller, which would wait for the
 // frame the reader had already read (a sequential call hung until its
-// context ended). A call started before the role was lent found it not
-// lent and waits for the reader, so then the reader keeps it.
+// context ended). A call started meanwhile may have found the role not
+// lent, and then waits for the reader: so the reader takes the role
+// back. One that found it lent and took rmu reads until its answer;
+// the reader waits for rmu meanwhile, as for any leader.
 func (ch *channel) lendAfterAnswer() {
 	ch.lent.Store(true)
 	ch.mu.Lock()

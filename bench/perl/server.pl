@@ -7,8 +7,9 @@
 #
 # demo/echo returns ARG0; demo/count (post) adds ARG0 to a counter;
 # demo/total returns it; demo/respond (ClientLite's post_respond) posts
-# the value of ARG0 = [value, rsvp] back to rsvp. Prints {"ev":"listening","port":N} once ready and
-# exits by itself after --timeout seconds (scripts/bench also stops it).
+# the value of ARG0 = [value, rsvp] back to rsvp. Prints
+# {"ev":"listening","port":N} once ready and exits by itself after
+# --timeout seconds (scripts/bench also stops it).
 use strict;
 use warnings;
 use Getopt::Long;

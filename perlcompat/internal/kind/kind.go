@@ -1,5 +1,8 @@
-// Package kind names a Perl value's type for the decoders' error
-// messages ("cannot bless a string"), in the words Perl's own would use.
+// Package kind names a Perl value's type for the Data::Dumper and
+// FreezeThaw decoders' error messages ("cannot bless a string"). The
+// conversions in package perlcompat name types as Perl's ref() does
+// ("HASH", "Class=ARRAY") instead: their errors speak of what a Go value
+// cannot hold, these of what a text says.
 package kind
 
 import (
