@@ -142,6 +142,7 @@ func handshake(ctx context.Context, conn io.ReadWriter, n lineNegotiator, first 
 		return Result{}, nil, err
 	}
 	lr := NewLineReader(conn, lim.MaxLineLength)
+	defer lr.release()
 	for {
 		if err := ctx.Err(); err != nil {
 			return Result{}, nil, cause(err)

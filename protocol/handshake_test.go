@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"runtime"
@@ -209,5 +210,27 @@ func TestHandshakeRefusesAnInvalidConfigBeforeTouchingTheConnection(t *testing.T
 	_, _, err := ClientHandshake(context.Background(), plainRW{strings.NewReader(""), &out}, ClientConfig{})
 	if !errors.Is(err, ErrInvalidConfig) || out.Len() != 0 {
 		t.Fatalf("err %v, wrote %q", err, out.String())
+	}
+}
+
+// The read buffer goes back to a pool when a negotiation ends: what it
+// returned past the last line must not be overwritten by the next ones.
+func TestLeftoverSurvivesTheNegotiationsThatReuseTheReadBuffer(t *testing.T) {
+	checkNoGoroutineLeak(t)
+	var kept []string
+	var lefts [][]byte
+	for i := 0; i < 20; i++ {
+		frame := fmt.Sprintf("%d\x00%s", 10, strings.Repeat(string(rune('a'+i)), 10))
+		conn := scriptedPeer(t, "SETUP KERNEL=Go;FREEZER=Storable;PID=3\r\n"+frame)
+		_, left, err := ServerHandshake(context.Background(), conn, testServerConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept, lefts = append(kept, frame), append(lefts, left)
+	}
+	for i := range kept {
+		if string(lefts[i]) != kept[i] {
+			t.Fatalf("negotiation %d: leftover now %q, want %q", i, lefts[i], kept[i])
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // DefaultMaxLineLength bounds one negotiation line. Perl's POE::Filter::Line
@@ -131,6 +132,12 @@ func (s *LineSplitter) Buffered() []byte {
 // the last line in the same read; they are kept, see Buffered.
 const lineReadSize = 4 << 10
 
+// lineReads recycles LineReader's read buffers between negotiations: a
+// negotiation needs one for a few reads, and a fresh zeroed 4 KiB per
+// connection was over a quarter of the bytes a Go server allocated per
+// connect-negotiate-close cycle.
+var lineReads = sync.Pool{New: func() any { return new([lineReadSize]byte) }}
+
 // LineReader reads negotiation lines from an io.Reader. It reads only when
 // it holds no complete line, so after the last negotiation line everything
 // it has read past that line is in Buffered and the rest is still in the
@@ -138,9 +145,9 @@ const lineReadSize = 4 << 10
 type LineReader struct {
 	rd    io.Reader
 	s     *LineSplitter
-	tmp   []byte
-	err   error // read error not yet returned
-	empty int   // consecutive reads that returned 0, nil
+	tmp   *[lineReadSize]byte // from lineReads, nil until the first read
+	err   error               // read error not yet returned
+	empty int                 // consecutive reads that returned 0, nil
 }
 
 // NewLineReader returns a LineReader over r with the given maximum line
@@ -171,9 +178,9 @@ func (r *LineReader) ReadLine() (string, error) {
 			return "", err
 		}
 		if r.tmp == nil {
-			r.tmp = make([]byte, lineReadSize)
+			r.tmp = lineReads.Get().(*[lineReadSize]byte)
 		}
-		n, err := r.rd.Read(r.tmp)
+		n, err := r.rd.Read(r.tmp[:])
 		if n < 0 || n > len(r.tmp) {
 			return "", fmt.Errorf("ikc: reader returned invalid count %d", n)
 		}
@@ -203,4 +210,14 @@ func (r *LineReader) ReadLine() (string, error) {
 // negotiation line.
 func (r *LineReader) Buffered() []byte {
 	return r.s.Buffered()
+}
+
+// release gives the read buffer back for the next negotiation. Buffered
+// stays valid: it is the splitter's, not the read buffer. A LineReader
+// that is never released just leaves its buffer to the collector.
+func (r *LineReader) release() {
+	if r.tmp != nil {
+		lineReads.Put(r.tmp)
+		r.tmp = nil
+	}
 }
