@@ -46,6 +46,7 @@ type Kernel struct {
 	// duration is worth two clock reads (3% of a Go caller's CPU).
 	timesCalls bool
 	id         string // kernel ID, announced first on accepted channels
+	host       string // the host name kernel IDs carry, looked up once as Sys::Hostname does
 	seq        atomic.Int64
 
 	mux *mux
@@ -130,7 +131,8 @@ func New(cfg Config) (*Kernel, error) {
 		MaxConnections: cfg.MaxConnections, Negotiation: cfg.Negotiation,
 		MaxFrameSize: cfg.MaxFrameSize, CallTimeout: cfg.CallTimeout, QueueFull: cfg.QueueFull,
 	})
-	k.id = protocol.NewKernelID(cfg.hostname(), time.Now(), cfg.pid(), 1)
+	k.host = cfg.hostname()
+	k.id = protocol.NewKernelID(k.host, time.Now(), cfg.pid(), 1)
 	return k, nil
 }
 
@@ -312,7 +314,7 @@ func (k *Kernel) DialWith(ctx context.Context, network, address string, opts Dia
 	if err != nil {
 		return nil, fmt.Errorf("gateway: dial %s %s: %w", network, address, err)
 	}
-	id := protocol.NewKernelID(k.cfg.hostname(), time.Now(), k.cfg.pid(), int(k.seq.Add(1)))
+	id := protocol.NewKernelID(k.host, time.Now(), k.cfg.pid(), int(k.seq.Add(1)))
 	names := append([]string{k.cfg.Name}, k.cfg.Aliases...)
 	if local := localName(nc, false); local != "" {
 		names = append(names, local)
