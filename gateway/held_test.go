@@ -244,3 +244,38 @@ func TestPostToAndPostBackAreWrittenWithoutWakingTheWriter(t *testing.T) {
 		}
 	}
 }
+
+// A handler's first post-back is written at once (see above); the rest
+// of a stream goes to the writer, which batches them: written inline,
+// each would cost a write of its own.
+func TestAStreamOfPostBacksGoesOutThroughTheWriterInOrder(t *testing.T) {
+	leaktest.Check(t)
+	const n = 200
+	srv, addr := newKernel(t, testConfig(t, "Srv"))
+	srv.inlineTakeover = time.Hour
+	srv.HandleFunc("svc/stream", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
+		for i := range n {
+			if err := r.PostBack(ctx, "item", perlcompat.Int(i)); err != nil {
+				return nil, err
+			}
+		}
+		return nil, nil
+	})
+	p := dialRaw(t, addr, "Lite")
+	waitRegistered(srv, "Lite")
+	ch := srv.lookup("Lite")
+	before := ch.writerRounds.Load()
+	post := protocol.NewPost(protocol.Specifier{Kernel: "Srv", Session: "svc", State: "stream"}, perlcompat.Undef{})
+	post.From = &protocol.Specifier{Kernel: "Lite", Session: "client"}
+	post.FromValue = post.From.Value()
+	p.writeBurst(post)
+	for i := range n {
+		r := p.read()
+		if r.Event.State != "item" || describeParams(r) != strconv.Itoa(i) {
+			t.Fatalf("post-back %d: got %s with %s", i, r.Event.State, describeParams(r))
+		}
+	}
+	if ch.writerRounds.Load() == before {
+		t.Errorf("%d post-backs were all written inline, a write each; the writer never batched them", n)
+	}
+}

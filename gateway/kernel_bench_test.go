@@ -377,3 +377,55 @@ func BenchmarkCall1MB(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPostBackStream: a handler that answers one post with 100
+// post-backs, as a streaming state does; an op is one post-back arriving.
+func BenchmarkPostBackStream(b *testing.B) {
+	const perPost = 100
+	srv, err := New(quietConfig("srv"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv.HandleFunc("svc/stream", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
+		for i := 0; i < perPost; i++ {
+			if err := r.PostBack(ctx, "got", benchArg); err != nil {
+				return nil, err
+			}
+		}
+		return nil, nil
+	})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.Serve(l)
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	cli := benchKernel(b, "cli")
+	got := make(chan struct{}, 1)
+	var n atomic.Int64
+	cli.HandleFunc("back/got", func(context.Context, *Request) (perlcompat.Value, error) {
+		if n.Add(1)%perPost == 0 {
+			got <- struct{}{}
+		}
+		return nil, nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	peer, err := cli.Dial(ctx, "tcp", l.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += perPost {
+		if err := peer.Post(context.Background(), "svc/stream", benchArg, From("back")); err != nil {
+			b.Fatal(err)
+		}
+		<-got
+	}
+	b.ReportMetric(float64(n.Load())/b.Elapsed().Seconds(), "msgs/s")
+}
