@@ -279,3 +279,40 @@ func TestAStreamOfPostBacksGoesOutThroughTheWriterInOrder(t *testing.T) {
 		t.Errorf("%d post-backs were all written inline, a write each; the writer never batched them", n)
 	}
 }
+
+// An upstream's stream of post-backs arrives in bursts; relayed, they go
+// to the origin channel's writer, in order, rather than a write each.
+func TestAnUpstreamsStreamOfPostBacksIsRelayedInOrderThroughTheWriter(t *testing.T) {
+	leaktest.Check(t)
+	const n = 200
+	up, upAddr := newKernel(t, testConfig(t, "Up"))
+	up.HandleFunc("svc/stream", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
+		for i := range n {
+			if err := r.PostBack(ctx, "item", perlcompat.Int(i)); err != nil {
+				return nil, err
+			}
+		}
+		return nil, nil
+	})
+	gw, gwAddr := newKernel(t, testConfig(t, "Gw"))
+	u := gw.NewUpstream("tcp", upAddr, UpstreamOptions{})
+	t.Cleanup(u.Close)
+	gw.Handle("svc/*", u)
+	p := dialRaw(t, gwAddr, "Lite")
+	waitRegistered(gw, "Lite")
+	ch := gw.lookup("Lite")
+	before := ch.writerRounds.Load()
+	post := protocol.NewPost(protocol.Specifier{Kernel: "Gw", Session: "svc", State: "stream"}, perlcompat.Undef{})
+	post.From = &protocol.Specifier{Kernel: "Lite", Session: "client"}
+	post.FromValue = post.From.Value()
+	p.writeBurst(post)
+	for i := range n {
+		r := p.read()
+		if r.Event.State != "item" || describeParams(r) != strconv.Itoa(i) {
+			t.Fatalf("relayed post-back %d: got %s with %s", i, r.Event.State, describeParams(r))
+		}
+	}
+	if ch.writerRounds.Load() == before {
+		t.Errorf("%d relayed post-backs were all written inline, a write each", n)
+	}
+}

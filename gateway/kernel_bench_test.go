@@ -379,13 +379,16 @@ func BenchmarkCall1MB(b *testing.B) {
 }
 
 // BenchmarkPostBackStream: a handler that answers one post with 100
-// post-backs, as a streaming state does; an op is one post-back arriving.
+// post-backs, as a streaming state does, directly and relayed by an
+// Upstream route; an op is one post-back arriving.
 func BenchmarkPostBackStream(b *testing.B) {
+	b.Run("direct", func(b *testing.B) { benchPostBackStream(b, false) })
+	b.Run("upstream", func(b *testing.B) { benchPostBackStream(b, true) })
+}
+
+func benchPostBackStream(b *testing.B, relayed bool) {
 	const perPost = 100
-	srv, err := New(quietConfig("srv"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	srv := benchKernel(b, "srv")
 	srv.HandleFunc("svc/stream", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
 		for i := 0; i < perPost; i++ {
 			if err := r.PostBack(ctx, "got", benchArg); err != nil {
@@ -399,11 +402,16 @@ func BenchmarkPostBackStream(b *testing.B) {
 		b.Fatal(err)
 	}
 	go srv.Serve(l)
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
+	if relayed {
+		gw := benchKernel(b, "gw")
+		u := gw.NewUpstream("tcp", l.Addr().String(), UpstreamOptions{})
+		b.Cleanup(u.Close)
+		gw.Handle("svc/*", u)
+		if l, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			b.Fatal(err)
+		}
+		go gw.Serve(l)
+	}
 	cli := benchKernel(b, "cli")
 	got := make(chan struct{}, 1)
 	var n atomic.Int64

@@ -253,7 +253,14 @@ func (u *Upstream) postBack(ctx context.Context, r *Request) (perlcompat.Value, 
 		u.k.log.Debug("upstream post-back dropped: the original sender is anonymous", "state", r.State)
 		return nil, nil
 	}
-	return nil, f.origin.sendReply(ctx, msg)
+	mode := sendAtOnce
+	if r.ch != nil && r.ch.burstReq.Load() == r.Message {
+		// More of the upstream's input is buffered behind this one, a
+		// stream of post-backs most likely: the origin's writer sends
+		// them together rather than a write each.
+		mode = sendQueued
+	}
+	return nil, f.origin.sendFrame(ctx, msg, mode)
 }
 
 // relayError passes an upstream's remote_error about a forwarded post to
