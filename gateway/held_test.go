@@ -250,69 +250,58 @@ func TestPostToAndPostBackAreWrittenWithoutWakingTheWriter(t *testing.T) {
 // each would cost a write of its own.
 func TestAStreamOfPostBacksGoesOutThroughTheWriterInOrder(t *testing.T) {
 	leaktest.Check(t)
-	const n = 200
 	srv, addr := newKernel(t, testConfig(t, "Srv"))
 	srv.inlineTakeover = time.Hour
-	srv.HandleFunc("svc/stream", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
-		for i := range n {
-			if err := r.PostBack(ctx, "item", perlcompat.Int(i)); err != nil {
-				return nil, err
-			}
-		}
-		return nil, nil
-	})
-	p := dialRaw(t, addr, "Lite")
-	waitRegistered(srv, "Lite")
-	ch := srv.lookup("Lite")
-	before := ch.writerRounds.Load()
-	post := protocol.NewPost(protocol.Specifier{Kernel: "Srv", Session: "svc", State: "stream"}, perlcompat.Undef{})
-	post.From = &protocol.Specifier{Kernel: "Lite", Session: "client"}
-	post.FromValue = post.From.Value()
-	p.writeBurst(post)
-	for i := range n {
-		r := p.read()
-		if r.Event.State != "item" || describeParams(r) != strconv.Itoa(i) {
-			t.Fatalf("post-back %d: got %s with %s", i, r.Event.State, describeParams(r))
-		}
-	}
-	if ch.writerRounds.Load() == before {
-		t.Errorf("%d post-backs were all written inline, a write each; the writer never batched them", n)
-	}
+	srv.HandleFunc("svc/stream", streamPostBacks)
+	checkPostBackStream(t, srv, addr)
 }
 
 // An upstream's stream of post-backs arrives in bursts; relayed, they go
 // to the origin channel's writer, in order, rather than a write each.
 func TestAnUpstreamsStreamOfPostBacksIsRelayedInOrderThroughTheWriter(t *testing.T) {
 	leaktest.Check(t)
-	const n = 200
 	up, upAddr := newKernel(t, testConfig(t, "Up"))
-	up.HandleFunc("svc/stream", func(ctx context.Context, r *Request) (perlcompat.Value, error) {
-		for i := range n {
-			if err := r.PostBack(ctx, "item", perlcompat.Int(i)); err != nil {
-				return nil, err
-			}
-		}
-		return nil, nil
-	})
+	up.HandleFunc("svc/stream", streamPostBacks)
 	gw, gwAddr := newKernel(t, testConfig(t, "Gw"))
 	u := gw.NewUpstream("tcp", upAddr, UpstreamOptions{})
 	t.Cleanup(u.Close)
 	gw.Handle("svc/*", u)
-	p := dialRaw(t, gwAddr, "Lite")
-	waitRegistered(gw, "Lite")
-	ch := gw.lookup("Lite")
+	checkPostBackStream(t, gw, gwAddr)
+}
+
+const postBackStream = 200
+
+// streamPostBacks posts item back to its sender postBackStream times,
+// with 0, 1, 2, ...
+func streamPostBacks(ctx context.Context, r *Request) (perlcompat.Value, error) {
+	for i := range postBackStream {
+		if err := r.PostBack(ctx, "item", perlcompat.Int(i)); err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
+// checkPostBackStream posts to svc/stream of k (served at addr) from a
+// raw peer and checks that the stream comes back whole and in order, and
+// through the writer of the peer's channel.
+func checkPostBackStream(t *testing.T, k *Kernel, addr string) {
+	t.Helper()
+	p := dialRaw(t, addr, "Lite")
+	waitRegistered(k, "Lite")
+	ch := k.lookup("Lite")
 	before := ch.writerRounds.Load()
-	post := protocol.NewPost(protocol.Specifier{Kernel: "Gw", Session: "svc", State: "stream"}, perlcompat.Undef{})
+	post := protocol.NewPost(protocol.Specifier{Kernel: k.cfg.Name, Session: "svc", State: "stream"}, perlcompat.Undef{})
 	post.From = &protocol.Specifier{Kernel: "Lite", Session: "client"}
 	post.FromValue = post.From.Value()
 	p.writeBurst(post)
-	for i := range n {
+	for i := range postBackStream {
 		r := p.read()
 		if r.Event.State != "item" || describeParams(r) != strconv.Itoa(i) {
-			t.Fatalf("relayed post-back %d: got %s with %s", i, r.Event.State, describeParams(r))
+			t.Fatalf("post-back %d: got %s with %s", i, r.Event.State, describeParams(r))
 		}
 	}
 	if ch.writerRounds.Load() == before {
-		t.Errorf("%d relayed post-backs were all written inline, a write each", n)
+		t.Errorf("%d post-backs were all written inline, a write each; the writer never batched them", postBackStream)
 	}
 }
