@@ -90,8 +90,8 @@ func (f *Freezer) ThawAllowing(payload []byte, allow func(class string) bool) (p
 }
 
 func (f *Freezer) thaw(payload []byte, allow func(string) bool) (v perlcompat.Value, err error) {
-	d, err := f.newDecoder(payload)
-	if err != nil {
+	var d decoder // on the stack: one allocation fewer per message
+	if err := f.initDecoder(&d, payload); err != nil {
 		return nil, err
 	}
 	d.allow = allow
@@ -161,41 +161,43 @@ func (d *decoder) errf(pos int, format string, a ...any) error {
 	return &DecodeError{Offset: pos, Err: fmt.Errorf(format, a...)}
 }
 
-func (f *Freezer) newDecoder(p []byte) (*decoder, error) {
+// initDecoder sets d up for the document p: header read, body
+// inflated, slab sized.
+func (f *Freezer) initDecoder(d *decoder, p []byte) error {
 	bad := func(off int, format string, a ...any) error {
 		return &DecodeError{Offset: off, Err: fmt.Errorf(format, a...)}
 	}
 	if len(p) < 6 {
 		if len(p) >= 4 && string(p[:4]) != magicV1 && string(p[:4]) != magicV3 {
-			return nil, bad(0, "not a Sereal document (magic %q)", p[:4])
+			return bad(0, "not a Sereal document (magic %q)", p[:4])
 		}
-		return nil, &DecodeError{Offset: len(p), Err: ErrTruncated}
+		return &DecodeError{Offset: len(p), Err: ErrTruncated}
 	}
 	magic := string(p[:4])
 	if len(p) >= 5 && string(p[:5]) == magicUTF8 {
-		return nil, bad(0, "document was UTF-8 encoded after Sereal encoding")
+		return bad(0, "document was UTF-8 encoded after Sereal encoding")
 	}
 	if magic != magicV1 && magic != magicV3 {
-		return nil, bad(0, "not a Sereal document (magic %q)", p[:4])
+		return bad(0, "not a Sereal document (magic %q)", p[:4])
 	}
 	version, typ := int(p[4]&0x0f), int(p[4]>>4)
 	switch {
 	case version < 1 || version > 5:
-		return nil, bad(4, "protocol version %d: %w", version, ErrUnsupported)
+		return bad(4, "protocol version %d: %w", version, ErrUnsupported)
 	case magic == magicV1 && version >= 3, magic == magicV3 && version < 3:
-		return nil, bad(0, "magic %q does not match protocol version %d", magic, version)
+		return bad(0, "magic %q does not match protocol version %d", p[:4], version)
 	}
 	if f.peer != nil {
 		f.peer.Store(int32(version))
 	}
-	d := &decoder{version: version, maxDepth: f.maxDepth, retrack: -1}
+	*d = decoder{version: version, maxDepth: f.maxDepth, retrack: -1}
 	d.body, d.pos = p, 5
 	suffix, err := d.uvarint()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if suffix > uint64(len(p)-d.pos) {
-		return nil, bad(5, "header suffix of %d bytes: %w", suffix, ErrTruncated)
+		return bad(5, "header suffix of %d bytes: %w", suffix, ErrTruncated)
 	}
 	// The suffix holds optional user metadata (a Sereal body of its own,
 	// v2+); IKC never sets it and nothing here exposes it, so skip it.
@@ -205,16 +207,16 @@ func (f *Freezer) newDecoder(p []byte) (*decoder, error) {
 	case docRaw:
 	case docSnappy, docSnapIn:
 		if typ == docSnappy && version != 1 {
-			return nil, bad(4, "non-incremental Snappy in protocol %d", version)
+			return bad(4, "non-incremental Snappy in protocol %d", version)
 		}
 		if typ == docSnapIn {
 			d.pos = start
 			n, err := d.uvarint()
 			if err != nil {
-				return nil, err
+				return err
 			}
 			if n > uint64(len(p)-d.pos) {
-				return nil, bad(start, "Snappy body of %d bytes: %w", n, ErrTruncated)
+				return bad(start, "Snappy body of %d bytes: %w", n, ErrTruncated)
 			}
 			body = p[d.pos : d.pos+int(n)]
 		}
@@ -223,51 +225,51 @@ func (f *Freezer) newDecoder(p []byte) (*decoder, error) {
 		// the allocation bounded by the bytes received.
 		n, err := snappy.DecodedLen(body)
 		if err != nil || n > f.maxInflate || n > 32*len(body)+64 {
-			return nil, bad(start, "Snappy body inflates to %d bytes (limit %d): %v", n, f.maxInflate, err)
+			return bad(start, "Snappy body inflates to %d bytes (limit %d): %v", n, f.maxInflate, err)
 		}
 		if body, err = snappy.Decode(nil, body); err != nil {
-			return nil, bad(start, "Snappy: %v", err)
+			return bad(start, "Snappy: %v", err)
 		}
 	case docZlib:
 		if version < 3 {
-			return nil, bad(4, "zlib body in protocol %d", version)
+			return bad(4, "zlib body in protocol %d", version)
 		}
 		d.pos = start
 		size, err := d.uvarint()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		n, err := d.uvarint()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if n > uint64(len(p)-d.pos) {
-			return nil, bad(start, "zlib body of %d bytes: %w", n, ErrTruncated)
+			return bad(start, "zlib body of %d bytes: %w", n, ErrTruncated)
 		}
 		if size > uint64(f.maxInflate) {
-			return nil, bad(start, "zlib body inflates to %d bytes (limit %d)", size, f.maxInflate)
+			return bad(start, "zlib body inflates to %d bytes (limit %d)", size, f.maxInflate)
 		}
 		zr, err := zlib.NewReader(bytes.NewReader(p[d.pos : d.pos+int(n)]))
 		if err != nil {
-			return nil, bad(d.pos, "zlib: %v", err)
+			return bad(d.pos, "zlib: %v", err)
 		}
 		// Grow with the data actually inflated rather than trusting the
 		// declared size: a 20-byte document may claim any size.
 		var out bytes.Buffer
 		if _, err := io.Copy(&out, io.LimitReader(zr, int64(size)+1)); err != nil {
-			return nil, bad(d.pos, "zlib: %v", err)
+			return bad(d.pos, "zlib: %v", err)
 		}
 		if uint64(out.Len()) != size {
-			return nil, bad(d.pos, "zlib body inflates to %d bytes, header says %d", out.Len(), size)
+			return bad(d.pos, "zlib body inflates to %d bytes, header says %d", out.Len(), size)
 		}
 		body = out.Bytes()
 	case docZstd:
-		return nil, bad(4, "zstd-compressed body: %w", ErrUnsupported)
+		return bad(4, "zstd-compressed body: %w", ErrUnsupported)
 	default:
-		return nil, bad(4, "document type %d: %w", typ, ErrUnsupported)
+		return bad(4, "document type %d: %w", typ, ErrUnsupported)
 	}
 	d.body, d.pos = body, 0
-	d.slab, d.sbody = slab.NewFor(body)
+	d.slab, d.sbody = slab.NewForDense(body)
 	if version == 1 {
 		// Protocol 1 offsets count from the first byte of the document.
 		d.base = start
@@ -275,7 +277,7 @@ func (f *Freezer) newDecoder(p []byte) (*decoder, error) {
 		// Later protocols count from the body, the first byte being 1.
 		d.base = 1
 	}
-	return d, nil
+	return nil
 }
 
 func (d *decoder) root() (perlcompat.Value, error) {
@@ -704,16 +706,7 @@ func canonicalKey(k perlcompat.Str) string {
 // back-reference targets, so a track flag on them is ignored.
 func (d *decoder) key() (perlcompat.Str, error) {
 	d.skipPad()
-	at := d.pos
-	v, err := d.plainAt(at, true)
-	if err != nil {
-		return perlcompat.Str{}, err
-	}
-	s, ok := v.(perlcompat.Str)
-	if !ok {
-		return perlcompat.Str{}, d.errf(at, "hash key is not a string")
-	}
-	return s, nil
+	return d.strAt(d.pos)
 }
 
 // className reads the class of an OBJECT (a string, remembered under its
@@ -732,12 +725,11 @@ func (d *decoder) className(at int, tag byte) (string, error) {
 	}
 	d.skipPad()
 	cat := d.pos
-	v, err := d.plainAt(cat, true)
+	s, err := d.strAt(cat)
 	if err != nil {
 		return "", err
 	}
-	s, ok := v.(perlcompat.Str)
-	if !ok || s.S == "" {
+	if s.S == "" {
 		return "", d.errf(cat, "OBJECT class name is not a non-empty string")
 	}
 	if d.classes == nil {
@@ -767,7 +759,7 @@ func (d *decoder) copyOf(at int) (perlcompat.Value, error) {
 	}
 	save := d.pos
 	d.pos = off - d.base
-	v, err := d.plainAt(d.pos, false)
+	v, err := d.plainAt(d.pos)
 	d.pos = save
 	if err != nil {
 		return nil, err
@@ -779,26 +771,44 @@ func (d *decoder) copyOf(at int) (perlcompat.Value, error) {
 	return v, nil
 }
 
-// plainAt decodes the item at d.pos == at, which must be a plain scalar
-// (a string when strOnly), or a COPY of one when allowCopy-able: COPY may
-// not point at another COPY.
-func (d *decoder) plainAt(at int, strOnly bool) (perlcompat.Value, error) {
+// strAt decodes the string at d.pos == at, or a COPY of an earlier one:
+// a hash key or a class name. The string is not boxed (a key lives in
+// its entry), which spared a call's decode two allocations.
+func (d *decoder) strAt(at int) (perlcompat.Str, error) {
+	if at >= len(d.body) {
+		return perlcompat.Str{}, d.errAt(at, ErrTruncated)
+	}
+	tag := d.body[at] &^ trackFlag
+	d.pos++
+	switch {
+	case tag == tagCOPY:
+		v, err := d.copyOf(at)
+		if err != nil {
+			return perlcompat.Str{}, err
+		}
+		s, ok := v.(perlcompat.Str)
+		if !ok {
+			return perlcompat.Str{}, d.errf(at, "COPY of a non-string where a string belongs")
+		}
+		return s, nil
+	case tag >= tagSHORTBINARY0:
+		str, err := d.takeStr(int(tag - tagSHORTBINARY0))
+		return perlcompat.Str{S: str}, err
+	case tag == tagBINARY || tag == tagSTRUTF8:
+		return d.str(at, tag)
+	}
+	return perlcompat.Str{}, d.errf(at, "tag 0x%02x where a string belongs", tag)
+}
+
+// plainAt decodes the item at d.pos == at, which must be a plain scalar:
+// what a COPY may point at (never another COPY).
+func (d *decoder) plainAt(at int) (perlcompat.Value, error) {
 	if at >= len(d.body) {
 		return nil, d.errAt(at, ErrTruncated)
 	}
 	tag := d.body[at] &^ trackFlag
 	d.pos++
 	switch {
-	case tag == tagCOPY && strOnly:
-		// A key or class name given as a COPY of an earlier string.
-		v, err := d.copyOf(at)
-		if err != nil {
-			return nil, err
-		}
-		if _, ok := v.(perlcompat.Str); !ok {
-			return nil, d.errf(at, "COPY of a non-string where a string belongs")
-		}
-		return v, nil
 	case tag >= tagSHORTBINARY0:
 		str, err := d.takeStr(int(tag - tagSHORTBINARY0))
 		if err != nil {
@@ -811,8 +821,6 @@ func (d *decoder) plainAt(at int, strOnly bool) (perlcompat.Value, error) {
 			return nil, err
 		}
 		return d.slab.Str(str), nil
-	case strOnly:
-		return nil, d.errf(at, "tag 0x%02x where a string belongs", tag)
 	case tag < tagVARINT, tag >= tagVARINT && tag <= tagUNDEF, tag == tagFLOAT128,
 		tag == tagCANONUNDEF, tag == tagTRUE, tag == tagFALSE, tag == tagYES, tag == tagNO:
 		return d.svTag(at, tag)

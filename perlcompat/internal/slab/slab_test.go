@@ -7,27 +7,39 @@ import (
 	"github.com/ikcgate/ikcgate/perlcompat"
 )
 
+var constructors = []struct {
+	name string
+	new  func([]byte) (Slab, string)
+}{{"NewFor", NewFor}, {"NewForDense", NewForDense}}
+
 func TestBoxedValuesReadBackAndSlicesStayInTheirLane(t *testing.T) {
-	for _, n := range []int{0, 64, 65, 128, 129, 256, 257, 400, 2000} { // every first-chunk tier, and none
-		t.Run(strconv.Itoa(n), func(t *testing.T) {
-			input := make([]byte, n)
-			for i := range input {
-				input[i] = byte(i)
-			}
-			s, src := NewFor(input)
-			if src != string(input) {
-				t.Fatalf("the copy of a %d-byte input differs from it", n)
-			}
-			for i := range input { // a copy: the caller's buffer is reused
-				input[i] = 0xff
-			}
-			testLanes(t, s)
-			for i := 0; i < n; i++ {
-				if src[i] != byte(i) {
-					t.Fatalf("the copy changed at %d: %#x", i, src[i])
-				}
-			}
-		})
+	// Every first-chunk tier and none, for both: NewForDense's tiers
+	// change at 42/43, 85/86, 170/171 and 341/342 bytes.
+	sizes := []int{0, 42, 43, 64, 65, 85, 86, 128, 129, 170, 171, 256, 257, 341, 342, 400, 2000}
+	for _, c := range constructors {
+		for _, n := range sizes {
+			t.Run(c.name+"/"+strconv.Itoa(n), func(t *testing.T) { testCopyAndLanes(t, c.new, n) })
+		}
+	}
+}
+
+func testCopyAndLanes(t *testing.T, newFor func([]byte) (Slab, string), n int) {
+	input := make([]byte, n)
+	for i := range input {
+		input[i] = byte(i)
+	}
+	s, src := newFor(input)
+	if src != string(input) {
+		t.Fatalf("the copy of a %d-byte input differs from it", n)
+	}
+	for i := range input { // a copy: the caller's buffer is reused
+		input[i] = 0xff
+	}
+	testLanes(t, s)
+	for i := 0; i < n; i++ {
+		if src[i] != byte(i) {
+			t.Fatalf("the copy changed at %d: %#x", i, src[i])
+		}
 	}
 }
 
@@ -63,14 +75,23 @@ func testLanes(t *testing.T, s Slab) {
 // Perl's calls among them, gets its copy and its first chunks in one
 // allocation.
 func TestASmallInputCostsOneAllocation(t *testing.T) {
-	for _, n := range []int{1, 64, 82, 128, 150, 256} {
-		input := make([]byte, n)
-		var src string
-		if allocs := testing.AllocsPerRun(100, func() { _, src = NewFor(input) }); allocs != 1 {
-			t.Errorf("NewFor of %d bytes: %v allocations, want 1", n, allocs)
-		}
-		if len(src) != n {
-			t.Errorf("NewFor of %d bytes: a copy of %d", n, len(src))
+	for _, c := range []struct {
+		name  string
+		new   func([]byte) (Slab, string)
+		sizes []int
+	}{
+		{"NewFor", NewFor, []int{1, 64, 82, 128, 150, 256}},
+		{"NewForDense", NewForDense, []int{1, 42, 60, 85, 113, 170}}, // 113: a Perl call in Sereal
+	} {
+		for _, n := range c.sizes {
+			input := make([]byte, n)
+			var src string
+			if allocs := testing.AllocsPerRun(100, func() { _, src = c.new(input) }); allocs != 1 {
+				t.Errorf("%s of %d bytes: %v allocations, want 1", c.name, n, allocs)
+			}
+			if len(src) != n {
+				t.Errorf("%s of %d bytes: a copy of %d", c.name, n, len(src))
+			}
 		}
 	}
 }
