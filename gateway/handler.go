@@ -73,7 +73,7 @@ type Request struct {
 // written at once, as a reply is, since a post_respond or a callback is
 // an answer the peer waits for. Later ones go to the channel's writer,
 // which sends a streaming handler's run of posts in one writev rather
-// than a write each (30% more post-backs per second).
+// than a write each (over a third more post-backs per second).
 func (r *Request) postMode() sendMode {
 	if r.posted.Swap(true) {
 		return sendQueued
