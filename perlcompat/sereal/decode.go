@@ -780,8 +780,7 @@ func (d *decoder) strAt(at int) (perlcompat.Str, error) {
 	}
 	tag := d.body[at] &^ trackFlag
 	d.pos++
-	switch {
-	case tag == tagCOPY:
+	if tag == tagCOPY {
 		v, err := d.copyOf(at)
 		if err != nil {
 			return perlcompat.Str{}, err
@@ -791,11 +790,9 @@ func (d *decoder) strAt(at int) (perlcompat.Str, error) {
 			return perlcompat.Str{}, d.errf(at, "COPY of a non-string where a string belongs")
 		}
 		return s, nil
-	case tag >= tagSHORTBINARY0:
-		str, err := d.takeStr(int(tag - tagSHORTBINARY0))
-		return perlcompat.Str{S: str}, err
-	case tag == tagBINARY || tag == tagSTRUTF8:
-		return d.str(at, tag)
+	}
+	if s, ok, err := d.stringTag(at, tag); ok {
+		return s, err
 	}
 	return perlcompat.Str{}, d.errf(at, "tag 0x%02x where a string belongs", tag)
 }
@@ -808,24 +805,32 @@ func (d *decoder) plainAt(at int) (perlcompat.Value, error) {
 	}
 	tag := d.body[at] &^ trackFlag
 	d.pos++
+	if s, ok, err := d.stringTag(at, tag); ok {
+		if err != nil {
+			return nil, err
+		}
+		return d.slab.Str(s), nil
+	}
 	switch {
-	case tag >= tagSHORTBINARY0:
-		str, err := d.takeStr(int(tag - tagSHORTBINARY0))
-		if err != nil {
-			return nil, err
-		}
-		return d.slab.Str(perlcompat.Str{S: str}), nil
-	case tag == tagBINARY || tag == tagSTRUTF8:
-		str, err := d.str(at, tag)
-		if err != nil {
-			return nil, err
-		}
-		return d.slab.Str(str), nil
 	case tag < tagVARINT, tag >= tagVARINT && tag <= tagUNDEF, tag == tagFLOAT128,
 		tag == tagCANONUNDEF, tag == tagTRUE, tag == tagFALSE, tag == tagYES, tag == tagNO:
 		return d.svTag(at, tag)
 	}
 	return nil, d.errf(at, "COPY of tag 0x%02x (only plain scalars can be copied)", tag)
+}
+
+// stringTag reads the string of the SHORT_BINARY, BINARY or STR_UTF8 tag
+// at at, d.pos being just past the tag; ok is false for any other tag.
+func (d *decoder) stringTag(at int, tag byte) (s perlcompat.Str, ok bool, err error) {
+	switch {
+	case tag >= tagSHORTBINARY0:
+		str, err := d.takeStr(int(tag - tagSHORTBINARY0))
+		return perlcompat.Str{S: str}, true, err
+	case tag == tagBINARY || tag == tagSTRUTF8:
+		s, err := d.str(at, tag)
+		return s, true, err
+	}
+	return perlcompat.Str{}, false, nil
 }
 
 // longDouble converts an x86 80-bit extended float (little-endian, in 16
