@@ -37,8 +37,9 @@ route "demo/*" {
 // posts then total give 12 on the same connection; fail is a ClientLite
 // error (its "ARRAY(0x...)" text for a remote_error, as from a Perl
 // server), and the connection stays in step after it; post_respond to
-// respond gets its value posted back; whoami, the last call, answers with the caller's kernel name, freezer Storable and the
-// dialogue negotiated.
+// respond gets its value posted back; whoami, the last call, answers
+// with the caller's kernel name, freezer Storable and the dialogue
+// negotiated.
 func TestClientLiteAgainstDaemonDemo(t *testing.T) {
 	needIKC(t)
 	for _, protocol := range []string{"IKC0", "IKC"} {

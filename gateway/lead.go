@@ -17,24 +17,24 @@ import (
 // calling one call at a time spent 39-56 us of CPU per call; the same
 // client on one P, 25 us).
 //
-// So when the reader has settled a call that a caller awaits, and no
-// other call is pending and nothing more is buffered, it lends the read
-// role (rmu) and sleeps (lendAfterAnswer: never before the answer is in,
-// and not when a call started meanwhile). A caller that then awaits its
-// reply takes the role and reads frames itself until its reply comes:
-// the poller wakes it directly, as it would wake a plain read. Replies to other calls and
-// error reports it settles as the reader would. A request from the peer
-// it hands back to the reader with the role (parked), so requests are
-// handled as before and in order: a post the peer sent before our
-// answer has run when the caller has the answer, as in Perl, and the
-// caller never waits on the work queue. A read error goes back too; the
-// reader ends the channel with it. When the caller leaves with other
-// calls pending, or a call starts that nobody will lead (Go, a forwarded
-// call), the reader is woken at once; else it takes the role back once
-// lendFor passes with no caller leading, and reads on. A frame the peer
-// sends on its own while no call is awaited waits at most about twice
-// that. Under RsvpPerl, where an answer may come on another channel,
-// and on a connection that takes no read deadline, nothing is lent.
+// So when the reader has settled a call that a caller awaits, and no other
+// call is pending and nothing more is buffered, it lends the read role
+// (rmu) and sleeps (lendAfterAnswer: never before the answer is in, and
+// not when a call started meanwhile). A caller that then awaits its reply
+// takes the role and reads frames itself until its reply comes: the poller
+// wakes it directly, as it would wake a plain read. Replies to other calls
+// and error reports it settles as the reader would. A request from the
+// peer it hands back to the reader with the role (parked), so requests are
+// handled as before and in order: a post the peer sent before our answer
+// has run when the caller has the answer, as in Perl, and the caller never
+// waits on the work queue. A read error goes back too; the reader ends the
+// channel with it. When the caller leaves with other calls pending, or a
+// call starts that nobody will lead (Go, a forwarded call), the reader is
+// woken at once; else it takes the role back once lendFor passes with no
+// caller leading, and reads on. A frame the peer sends on its own while no
+// call is awaited waits at most about twice that. Under RsvpPerl, where an
+// answer may come on another channel, and on a connection that takes no
+// read deadline, nothing is lent.
 const defaultLendFor = time.Millisecond // lendFor, unless a test sets Kernel.lendFor
 
 // mayLend reports whether the reader may lend the read role now that p

@@ -6,10 +6,10 @@
 // last collection. A gateway holds a few MB of live data and allocates a
 // few hundred bytes per message, so at a million posts a second that is a
 // collection every few milliseconds: nearly a third of the daemon's CPU
-// per post, and 13-17% of a Go client's per pipelined call, as measured. A floor lets the heap grow a
-// fixed number of bytes past the live data before the next collection;
-// once the live data is larger than the floor, the program's own percent
-// applies again. The ikcgate daemon runs one (limits.gc_heap_floor); a Go
+// per post, and 13-17% of a Go client's per pipelined call, as measured.
+// A floor lets the heap grow a fixed number of bytes past the live data
+// before the next collection; once the live data is larger than the
+// floor, the program's own percent applies again. The ikcgate daemon runs one (limits.gc_heap_floor); a Go
 // program that embeds a gateway.Kernel may start its own.
 //
 // The GC percent is process-wide, so the first Tuner started in a process
