@@ -44,7 +44,6 @@ func gogc(t *testing.T) uint64 {
 }
 
 func TestGCTunerRaisesThePercentForASmallHeapAndRestoresItOnStop(t *testing.T) {
-	t.Setenv("GOGC", "") // t.Setenv restores it; the tuner must see it unset
 	unsetenv(t, "GOGC")
 	before := debug.SetGCPercent(100)
 	defer debug.SetGCPercent(before)
@@ -86,9 +85,11 @@ func TestGCTunerStaysOffWhenGOGCIsSet(t *testing.T) {
 	}
 }
 
-// unsetenv removes key for the test (t.Setenv can only set it).
+// unsetenv removes key for the test, and puts back what it held after
+// (t.Setenv can only set it, but restores it).
 func unsetenv(t *testing.T, key string) {
 	t.Helper()
+	t.Setenv(key, "")
 	if err := os.Unsetenv(key); err != nil {
 		t.Fatal(err)
 	}
