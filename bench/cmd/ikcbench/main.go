@@ -797,9 +797,12 @@ func (b *bench) startTrivialSetup(s *server) *server {
 
 // negotiateTrivially is row 6's trivial Go program: the server's side of
 // either dialogue as fixed answers to the client's lines (no parsing, no
-// kernel, no channel), then it reads until the client closes.
+// kernel, no channel), then it reads until the client closes. Its legacy
+// side announces three names, one per round trip, as ikcgate's server
+// does here (its kernel ID, its address, its name).
 func negotiateTrivially(c net.Conn) {
 	r := bufio.NewReader(c)
+	names := []string{"IAM 127.0.0.1:1", "IAM trivial", "DONE"}
 	for {
 		line, err := r.ReadString('\n')
 		if err != nil {
@@ -810,9 +813,9 @@ func negotiateTrivially(c net.Conn) {
 		case strings.HasPrefix(line, "SETUP "):
 			answer = "SETUP KERNEL=trivial;FREEZER=Storable;PID=1"
 		case line == "HELLO":
-			answer = "IAM trivial"
-		case line == "OK":
-			answer = "DONE"
+			answer = "IAM trivial-kernel-id"
+		case line == "OK" && len(names) > 0:
+			answer, names = names[0], names[1:]
 		case strings.HasPrefix(line, "IAM "), strings.HasPrefix(line, "FREEZER "):
 			answer = "OK"
 		case line == "WORLD":
