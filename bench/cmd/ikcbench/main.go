@@ -480,7 +480,8 @@ func measure(s *server, f func() error) (cpu float64, err error) {
 // spent in the kernel: system calls, and loopback TCP's delivery and the
 // wake-ups it causes, which the Perl server and ikcgate pay alike for the
 // same reads and writes. Rows 1-5 hold ikcgate to a tenth of Perl's CPU
-// per request; the second row shows how much of that the kernel leaves.
+// per request; the second row shows how much of the figure is the
+// kernel's, which no server's own code can remove.
 type cpuRows struct{ total, kernel *result }
 
 func (b *bench) cpuRows(row, label, per string) cpuRows {
