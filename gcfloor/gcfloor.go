@@ -9,8 +9,9 @@
 // per post, and 13-17% of a Go client's per pipelined call, as measured.
 // A floor lets the heap grow a fixed number of bytes past the live data
 // before the next collection; once the live data is larger than the
-// floor, the program's own percent applies again. The ikcgate daemon runs one (limits.gc_heap_floor); a Go
-// program that embeds a gateway.Kernel may start its own.
+// floor, the program's own percent applies again. The ikcgate daemon
+// runs one (limits.gc_heap_floor); a Go program that embeds a
+// gateway.Kernel may start its own.
 //
 // The GC percent is process-wide, so the first Tuner started in a process
 // owns it, and GOGC in the environment, the operator's choice, turns the
