@@ -16,8 +16,8 @@ type AsyncCall struct {
 	Err   error           // as Call would return it
 	Done  chan *AsyncCall // where the call goes once settled
 
-	quit <-chan struct{} // the kernel's: Shutdown has begun
-	g    *goCall         // what it was allocated with
+	k *Kernel // for a full Done: see settle
+	g *goCall // what it was allocated with
 }
 
 // goCall is a Go call's AsyncCall, its message and its started call in
@@ -78,7 +78,7 @@ func (k *Kernel) newAsyncCall(done chan *AsyncCall) *AsyncCall {
 	case cap(done) == 0:
 		panic("gateway: Go's done channel is unbuffered")
 	}
-	g := &goCall{ac: AsyncCall{Done: done, quit: k.done}}
+	g := &goCall{ac: AsyncCall{Done: done, k: k}}
 	g.ac.g = g
 	return &g.ac
 }
@@ -131,23 +131,36 @@ func (k *Kernel) goOn(ctx context.Context, c *AsyncCall, ch *channel, to protoco
 }
 
 // settle records the answer and delivers c on Done, without waiting: a
-// full Done gets a goroutine that waits for room, or for Shutdown.
+// full Done gets a goroutine that waits for room, or for Shutdown. That
+// goroutine counts in the kernel's wait group, so Shutdown returns only
+// once it has gone. Once Shutdown waits for the kernel's goroutines none
+// is started: an answer that finds Done full then is dropped at once.
 func (c *AsyncCall) settle(v perlcompat.Value, err error) *AsyncCall {
 	c.Reply, c.Err = v, err
 	select {
 	case c.Done <- c:
+		return c
 	default:
-		go func() {
-			select {
-			case c.Done <- c:
-			case <-c.quit:
-				select { // room may have come with Shutdown: use it
-				case c.Done <- c:
-				default:
-				}
-			}
-		}()
 	}
+	k := c.k
+	if !k.addLate() {
+		select { // room may have come meanwhile: use it
+		case c.Done <- c:
+		default:
+		}
+		return c
+	}
+	go func() {
+		defer k.wg.Done()
+		select {
+		case c.Done <- c:
+		case <-k.done:
+			select { // room may have come with Shutdown: use it
+			case c.Done <- c:
+			default:
+			}
+		}
+	}()
 	return c
 }
 

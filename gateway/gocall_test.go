@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"errors"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,6 +169,50 @@ func TestGoWithAFullDoneLosesNoAnswerAndLeavesNoGoroutine(t *testing.T) {
 	if len(seen) != n {
 		t.Errorf("%d distinct answers, want %d", len(seen), n)
 	}
+}
+
+func TestShutdownWaitsForAnswersStuckOnAFullDone(t *testing.T) {
+	leaktest.Check(t)
+	cli, p := expiryPair(t, 5*time.Second)
+	const n = 20
+	done := make(chan *AsyncCall, 1)
+	for i := range n {
+		p.Go(context.Background(), "svc/echo", i, done)
+	}
+	if _, err := p.Call(context.Background(), "svc/echo", "after"); err != nil {
+		t.Fatal(err)
+	}
+	if got := waitingAnswers(); got != n-1 {
+		t.Fatalf("%d answers wait for room in done, want %d", got, n-1)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := cli.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// No grace here: Shutdown has waited for them.
+	if got := waitingAnswers(); got != 0 {
+		t.Errorf("%d goroutines still deliver answers after Shutdown returned", got)
+	}
+	if c := recvCall(t, done); c.Err != nil {
+		t.Errorf("the answer done had room for: %v", c.Err)
+	}
+	// Past Shutdown, a call settles at once and starts no goroutine.
+	done <- &AsyncCall{}
+	if c := p.Go(context.Background(), "svc/echo", 1, done); c.Err == nil {
+		t.Error("a Go after Shutdown did not fail")
+	}
+	if got := waitingAnswers(); got != 0 {
+		t.Errorf("a Go after Shutdown left %d goroutines", got)
+	}
+}
+
+// waitingAnswers counts the goroutines AsyncCall.settle started to wait
+// for room in a full Done.
+func waitingAnswers() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	return strings.Count(string(buf), "(*AsyncCall).settle.func1")
 }
 
 func TestGoToThisKernelRunsTheHandler(t *testing.T) {

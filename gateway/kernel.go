@@ -74,9 +74,14 @@ type Kernel struct {
 	lim     atomic.Pointer[Limits]
 	rsvpSeq atomic.Uint64
 	wg      sync.WaitGroup // every goroutine the kernel starts
-	done    chan struct{}  // closed when Shutdown begins
-	spare   chan func()    // goroutines waiting to serve the next connection (spare.go)
-	spares  atomic.Int32   // how many wait
+	// lateMu orders addLate's wg.Add before Shutdown's wg.Wait for
+	// goroutines started where k.mu may already be held; late is set
+	// under it once Shutdown begins.
+	lateMu sync.Mutex
+	late   bool
+	done   chan struct{} // closed when Shutdown begins
+	spare  chan func()   // goroutines waiting to serve the next connection (spare.go)
+	spares atomic.Int32  // how many wait
 	// How long a spare waits (spare.go); tests shorten it.
 	spareIdle time.Duration
 	// life is cancelled when Shutdown begins. Negotiations derive from
@@ -554,6 +559,9 @@ func (k *Kernel) Shutdown(ctx context.Context) error {
 		for _, ch := range dialed {
 			ch.drain()
 		}
+		k.lateMu.Lock()
+		k.late = true // no wg.Add from addLate after this
+		k.lateMu.Unlock()
 		k.wg.Wait()
 		close(finished)
 	}()
@@ -574,6 +582,19 @@ func (k *Kernel) Shutdown(ctx context.Context) error {
 		}
 		return ctx.Err()
 	}
+}
+
+// addLate counts a goroutine about to start in k.wg, unless Shutdown is
+// about to wait for them (false: start none). It takes only a lock of
+// its own, so callers may hold any other.
+func (k *Kernel) addLate() bool {
+	k.lateMu.Lock()
+	defer k.lateMu.Unlock()
+	if k.late {
+		return false
+	}
+	k.wg.Add(1)
+	return true
 }
 
 // shutdownGrace is how long Shutdown waits, past its deadline, for
