@@ -244,7 +244,7 @@ func (ch *channel) read() {
 		ch.rmu.Unlock()
 		start := chained
 		chained = 0
-		if ok, p := ch.settle(req); ok {
+		if ok, p := ch.settle(req, more); ok {
 			if p != nil {
 				lend := !burst && ch.mayLend(p)
 				if h := ch.k.testBeforeAnswer; h != nil {

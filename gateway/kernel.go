@@ -68,7 +68,8 @@ type Kernel struct {
 	monitors                  map[*monitor]struct{}
 	closing                   bool
 	pending                   map[string]*pendingCall // RsvpPerl: replies accepted from any channel
-	// errorHooks see remote_error reports no pending call claimed.
+	// errorHooks see remote_error reports no pending call claimed; more:
+	// another frame is buffered behind the report.
 	errorHooks []errorHook
 
 	lim     atomic.Pointer[Limits]
@@ -94,7 +95,7 @@ type Kernel struct {
 
 type errorHook struct {
 	id uint64
-	fn func(ch *channel, msg, when string) bool
+	fn func(ch *channel, msg, when string, more bool) bool
 }
 
 // New returns a kernel. It serves nothing until Serve or Dial.

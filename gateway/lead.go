@@ -161,7 +161,7 @@ func (c *startedCall) lead(ctx context.Context) {
 			}
 			break
 		}
-		if ok, p := ch.settle(req); ok {
+		if ok, p := ch.settle(req, len(ch.fr.Buffered()) > 0 && ch.fr.HasFrame()); ok {
 			if p != nil {
 				p.finish(req.Params, nil)
 			}

@@ -17,14 +17,15 @@ import (
 // whether req was consumed, and the call a reply is for, taken from the
 // pending table: the caller finishes it with req.Params, after deciding
 // whether to lend the read role (lead.go), so that its caller finds the
-// role lent when it next calls.
-func (ch *channel) settle(req *protocol.Request) (bool, *pendingCall) {
+// role lent when it next calls. more says that another whole frame is
+// buffered behind req.
+func (ch *channel) settle(req *protocol.Request, more bool) (bool, *pendingCall) {
 	if req.Event.Session != ikcSession {
 		return false, nil
 	}
 	switch st := req.Event.State; {
 	case st == "remote_error":
-		ch.remoteError(req)
+		ch.remoteError(req, more)
 		return true, nil
 	case strings.HasPrefix(st, rsvpPrefix):
 		if p := ch.k.takePending(ch, st); p != nil {
@@ -39,7 +40,7 @@ func (ch *channel) settle(req *protocol.Request) (bool, *pendingCall) {
 // call it is about. IKC's report names the failed request only in its text
 // ("….  Request poe://K/s/e sent by …"), so the oldest pending call on this
 // channel to that target takes it.
-func (ch *channel) remoteError(req *protocol.Request) {
+func (ch *channel) remoteError(req *protocol.Request, more bool) {
 	msg, when := "", ""
 	if a, ok := req.Params.(*perlcompat.Array); ok {
 		if len(a.Elems) > 0 {
@@ -62,7 +63,7 @@ func (ch *channel) remoteError(req *protocol.Request) {
 	hooks := append([]errorHook(nil), ch.k.errorHooks...)
 	ch.k.mu.Unlock()
 	for _, h := range hooks {
-		if h.fn(ch, msg, when) {
+		if h.fn(ch, msg, when, more) {
 			return
 		}
 	}
@@ -248,7 +249,11 @@ func (k *Kernel) requestFailed(ch *channel, req *protocol.Request, step string, 
 		rep.Params.(*perlcompat.Array).Elems[0] = perlcompat.Text(re.Message)
 		rep.Params.(*perlcompat.Array).Elems[2] = perlcompat.Text(re.When)
 	}
-	if err := ch.sendReply(ch.replyCtx, rep); err != nil {
+	mode := sendAtOnce
+	if ch.burstReq.Load() == req {
+		mode = sendHeld // as a reply: a stream of bad posts gets its reports in one write
+	}
+	if err := ch.sendFrame(ch.replyCtx, rep, mode); err != nil {
 		if ch.k.log.IsDebug() {
 			ch.logger().Debug("remote_error not sent", "error", err)
 		}

@@ -264,8 +264,9 @@ func (u *Upstream) postBack(ctx context.Context, r *Request) (perlcompat.Value, 
 }
 
 // relayError passes an upstream's remote_error about a forwarded post to
-// the client that sent it.
-func (u *Upstream) relayError(ch *channel, text, when string) bool {
+// the client that sent it. With more of the upstream's frames buffered
+// behind the report it is queued for the origin's writer, not written.
+func (u *Upstream) relayError(ch *channel, text, when string, more bool) bool {
 	i := strings.Index(text, " sent by poe://"+ch.localID+"/"+u.prefix)
 	if i < 0 {
 		return false
@@ -284,7 +285,14 @@ func (u *Upstream) relayError(ch *channel, text, when string) bool {
 		return true // ClientLite must not get unsolicited frames
 	}
 	rep.Params.(*perlcompat.Array).Elems[0] = perlcompat.Text(u.rewrite(text, f))
-	if err := f.origin.sendReply(f.origin.replyCtx, rep); err != nil {
+	mode := sendAtOnce
+	if more {
+		// A stream of reports (posts to a state the upstream lacks),
+		// most likely: the origin's writer sends them together rather
+		// than a write each.
+		mode = sendQueued
+	}
+	if err := f.origin.sendFrame(f.origin.replyCtx, rep, mode); err != nil {
 		u.k.log.Debug("relayed remote_error not sent", "error", err)
 	}
 	return true

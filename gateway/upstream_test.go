@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -96,6 +97,50 @@ func TestUpstreamForwardsCallsPostBacksAndErrors(t *testing.T) {
 	if !strings.HasPrefix(re.Message, "Session 'svc' has not published state 'nope'.  Request poe://Gw/svc/nope sent by poe://") ||
 		!strings.HasSuffix(re.Message, "/client/IKC:proxy") || strings.Contains(re.Message, fwdPrefix) {
 		t.Errorf("relayed error text %q", re.Message)
+	}
+}
+
+func TestABurstOfRelayedErrorsReachesTheClientWholeAndInOrder(t *testing.T) {
+	leaktest.Check(t)
+	cli, _, _, acks := upstreamSetup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var texts []string
+	stop := cli.Monitor("*", func(e MonitorEvent) {
+		if e.Kind == MonitorError && e.Operation == "remote-check" {
+			mu.Lock()
+			texts = append(texts, e.Message)
+			mu.Unlock()
+		}
+	})
+	defer stop()
+	// Posts to a state the upstream lacks: it answers each with a
+	// remote_error, back to back, which the gateway relays.
+	const n = 200
+	for i := range n {
+		if err := cli.Post(ctx, "Gw/svc/nope", i, From("client")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A post-back sent after them comes after every error.
+	if err := cli.Post(ctx, "Gw/svc/ack_sender", "last", From("client")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-acks:
+	case <-ctx.Done():
+		t.Fatal("post-back never relayed")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(texts) != n {
+		t.Fatalf("%d relayed errors before the post-back, want %d", len(texts), n)
+	}
+	for _, m := range texts {
+		if !strings.HasPrefix(m, "Session 'svc' has not published state 'nope'.  Request poe://Gw/svc/nope sent by poe://") || strings.Contains(m, fwdPrefix) {
+			t.Fatalf("relayed error text %q", m)
+		}
 	}
 }
 
