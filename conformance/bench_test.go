@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/ikcgate/ikcgate/gcfloor"
 	"github.com/ikcgate/ikcgate/perlcompat"
 	"github.com/ikcgate/ikcgate/perlcompat/sereal"
 	"github.com/ikcgate/ikcgate/perlcompat/storable"
@@ -120,6 +122,29 @@ func bigBenchMessage() perlcompat.Value {
 			Set("session", perlcompat.Int(2)).Set("state", perlcompat.Text("bulk_reply")))
 }
 
+// eachGCMode runs fn twice: under the ikcgate daemon's GC floor
+// (gcfloor.DefaultFloor, limits.gc_heap_floor), as the gateway decodes,
+// and under Go's default GC, which a program using perlcompat without a
+// floor gets. Perl frees as it goes and has no collector to tune, so row
+// 10 compares both with the same Perl figure. A small message's decode
+// allocates little but often, and at Go's default the collections it
+// causes took about half of its time here.
+func eachGCMode(b *testing.B, fn func(*testing.B)) {
+	b.Run("gc-floor", func(b *testing.B) {
+		t := gcfloor.Start(gcfloor.DefaultFloor)
+		if t == nil {
+			b.Skip("no GC floor: GOGC is set, or a floor is running already")
+		}
+		defer t.Stop()
+		runtime.GC()
+		fn(b)
+	})
+	b.Run("default-gc", func(b *testing.B) {
+		runtime.GC()
+		fn(b)
+	})
+}
+
 func BenchmarkThaw(b *testing.B)    { benchDecode(b, benchInputs(b), storable.Thaw) }
 func BenchmarkNFreeze(b *testing.B) { benchEncode(b, benchInputs(b), storable.Thaw, storable.NFreeze) }
 
@@ -128,13 +153,15 @@ func BenchmarkNFreeze(b *testing.B) { benchEncode(b, benchInputs(b), storable.Th
 func benchDecode(b *testing.B, inputs []benchInput, decode func([]byte) (perlcompat.Value, error)) {
 	for _, in := range inputs {
 		b.Run(in.name, func(b *testing.B) {
-			b.SetBytes(int64(len(in.img)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := decode(in.img); err != nil {
-					b.Fatal(err)
+			eachGCMode(b, func(b *testing.B) {
+				b.SetBytes(int64(len(in.img)))
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := decode(in.img); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
+			})
 		})
 	}
 }
@@ -146,14 +173,16 @@ func benchEncode(b *testing.B, inputs []benchInput, decode func([]byte) (perlcom
 			b.Fatal(err)
 		}
 		b.Run(in.name, func(b *testing.B) {
-			b.SetBytes(int64(len(in.img)))
-			b.ReportAllocs()
-			var buf []byte
-			for b.Loop() {
-				if buf, err = encode(buf[:0], v); err != nil {
-					b.Fatal(err)
+			eachGCMode(b, func(b *testing.B) {
+				b.SetBytes(int64(len(in.img)))
+				b.ReportAllocs()
+				var buf []byte
+				for b.Loop() {
+					if buf, err = encode(buf[:0], v); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
+			})
 		})
 	}
 }
