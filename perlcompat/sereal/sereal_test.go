@@ -473,6 +473,46 @@ func TestFreezeSharesPointersAndSurvivesCycles(t *testing.T) {
 	}
 }
 
+func TestFreezeForgetsTheLastMessagesSharingAndKeys(t *testing.T) {
+	f := newFreezer(t, sereal.Config{MaxDepth: 8})
+	h := perlcompat.NewHash().Set("name", perlcompat.Int(1))
+	shared := perlcompat.NewArray(h, h, perlcompat.Str{S: "caf\xc3\xa9", UTF8: true})
+	unshared := perlcompat.NewArray(perlcompat.NewHash().Set("name", perlcompat.Int(1)), perlcompat.NewHash().Set("name", perlcompat.Int(1)))
+	var deep perlcompat.Value = h // shared with shared, and too deep
+	for range 10 {
+		deep = perlcompat.NewArray(deep, h)
+	}
+	freeze := func(v perlcompat.Value) string {
+		t.Helper()
+		b, err := f.Freeze(nil, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return hex.EncodeToString(b)
+	}
+	wantShared, wantUnshared := freeze(shared), freeze(unshared)
+	// Encoders are pooled: whatever one message left must not change the
+	// next one's bytes, a failed message included.
+	for i := range 20 {
+		if i%3 == 0 {
+			if _, err := f.Freeze(nil, deep); !errors.Is(err, sereal.ErrTooDeep) {
+				t.Fatalf("deep: err = %v", err)
+			}
+		}
+		if got := freeze(unshared); got != wantUnshared {
+			t.Fatalf("round %d, unshared after shared: %s, want %s", i, got, wantUnshared)
+		}
+		if got := freeze(shared); got != wantShared {
+			t.Fatalf("round %d, shared after unshared: %s, want %s", i, got, wantShared)
+		}
+	}
+	if v, err := f.Thaw(mustHex(t, wantShared)); err != nil {
+		t.Fatal(err)
+	} else if a := v.(*perlcompat.Array); a.Elems[0] != a.Elems[1] {
+		t.Error("the shared hash thawed as two")
+	}
+}
+
 func TestFreezeRejectsInvalidUTF8AndTooDeep(t *testing.T) {
 	f := newFreezer(t, sereal.Config{MaxDepth: 5})
 	if _, err := f.Freeze(nil, perlcompat.NewArray(perlcompat.Str{S: "\xff", UTF8: true})); err == nil {
@@ -523,4 +563,13 @@ func TestRestrictClassesAsksSerealWhileItDecodes(t *testing.T) {
 	if v, err := perlcompat.RestrictClasses(f.ForChannel(), func(string) bool { return true }).Thaw(doc); err != nil || v == nil {
 		t.Errorf("every class allowed, per-channel copy: %v, %v", v, err)
 	}
+}
+
+func mustHex(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
