@@ -170,15 +170,7 @@ func (u *Upstream) ServeIKC(ctx context.Context, r *Request) (perlcompat.Value, 
 			}
 			u.k.reply(r.ch, r.Message, r.Session, v)
 		}
-		if r.ch.sendq.roomy() {
-			deliver() // queueing cannot block: nobody else waits for it
-			return
-		}
-		u.k.wg.Add(1) // a slow client must not hold the upstream's reader
-		go func() {
-			defer u.k.wg.Done()
-			deliver()
-		}()
+		u.sendTo(r.ch, deliver)
 	})
 	return nil, nil
 }
@@ -265,7 +257,8 @@ func (u *Upstream) postBack(ctx context.Context, r *Request) (perlcompat.Value, 
 
 // relayError passes an upstream's remote_error about a forwarded post to
 // the client that sent it. With more of the upstream's frames buffered
-// behind the report it is queued for the origin's writer, not written.
+// behind the report it is queued for the origin's writer, not written;
+// when the origin's send queue is full, a goroutine waits for room.
 func (u *Upstream) relayError(ch *channel, text, when string, more bool) bool {
 	i := strings.Index(text, " sent by poe://"+ch.localID+"/"+u.prefix)
 	if i < 0 {
@@ -292,10 +285,30 @@ func (u *Upstream) relayError(ch *channel, text, when string, more bool) bool {
 		// than a write each.
 		mode = sendQueued
 	}
-	if err := f.origin.sendFrame(f.origin.replyCtx, rep, mode); err != nil {
-		u.k.log.Debug("relayed remote_error not sent", "error", err)
-	}
+	u.sendTo(f.origin, func() {
+		if err := f.origin.sendFrame(f.origin.replyCtx, rep, mode); err != nil {
+			u.k.log.Debug("relayed remote_error not sent", "error", err)
+		}
+	})
 	return true
+}
+
+// sendTo runs send, which queues a frame for the client on ch, from the
+// upstream's reader: at once when ch's send queue has room (queueing
+// cannot block), else on a goroutine, so that a slow client does not
+// hold every other client's answers. It runs while a channel goroutine
+// still holds a k.wg count (the upstream's reader, or the client's, which
+// is owed the answer), so adding to it cannot race Shutdown's Wait.
+func (u *Upstream) sendTo(ch *channel, send func()) {
+	if ch.sendq.roomy() {
+		send()
+		return
+	}
+	u.k.wg.Add(1)
+	go func() {
+		defer u.k.wg.Done()
+		send()
+	}()
 }
 
 // rewrite makes an upstream error text quote the original sender instead

@@ -335,6 +335,80 @@ func TestASlowClientDoesNotHoldTheUpstreamsAnswers(t *testing.T) {
 	}
 }
 
+// TestASlowClientDoesNotHoldTheUpstreamsErrorReports: the upstream's
+// remote_error about a slow client's post is relayed without the
+// upstream's reader waiting for room in that client's full send queue,
+// so other clients' calls through the same upstream are answered; the
+// slow client gets the report, in its place, once it reads.
+func TestASlowClientDoesNotHoldTheUpstreamsErrorReports(t *testing.T) {
+	leaktest.Check(t)
+	up, upAddr := newKernel(t, testConfig(t, "Up"))
+	up.HandleFunc("svc/echo", echo)
+	cfg := testConfig(t, "Gw")
+	cfg.SendQueue = 4
+	gw, gwAddr := newKernel(t, cfg)
+	u := gw.NewUpstream("tcp", upAddr, UpstreamOptions{LinkOptions: LinkOptions{MinBackoff: 10 * time.Millisecond}})
+	t.Cleanup(u.Close)
+	gw.Handle("svc/*", u)
+
+	slow := dialRaw(t, gwAddr, "Slow")
+	slow.fr = protocol.NewFrameReader(slow.nc, slow.fr.Buffered(), 64<<20)
+	waitRegistered(gw, "Slow")
+
+	// Fill the slow client's socket, then its send queue.
+	ch := gw.lookup("Slow")
+	big := strings.Repeat("p", 1<<20)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	posted := 0
+	for full := false; !full; {
+		pctx, pcancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		err := gw.Post(pctx, "Slow/cli/x", big)
+		pcancel()
+		if err == nil {
+			posted++
+		}
+		full = ch.sendq.full()
+	}
+	// A post to a state the upstream lacks: its report cannot be queued now.
+	post := &protocol.Request{
+		Event: protocol.Specifier{Kernel: "Gw", Session: "svc", State: "nope"},
+		From:  &protocol.Specifier{Kernel: "Slow", Session: "cli", State: "x"},
+	}
+	post.Params = perlcompat.NewArray(perlcompat.Int(1))
+	slow.write(post)
+
+	// Another client's calls through the same upstream are answered.
+	cli, _ := newKernel(t, testConfig(t, "Cli"))
+	peer, err := cli.Dial(ctx, "tcp", gwAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		cctx, ccancel := context.WithTimeout(ctx, 2*time.Second)
+		v, err := peer.Call(cctx, "svc/echo", i)
+		ccancel()
+		if err != nil || v != perlcompat.Int(i) {
+			t.Fatalf("another client's call while the slow one's report waits: %v, %v", v, err)
+		}
+	}
+
+	// The slow client reads: its posts, then the report.
+	for i := 0; i < posted; i++ {
+		if r := slow.read(); r.Target().State != "x" {
+			t.Fatalf("frame %d is for %q, want a post to x", i, r.Target().State)
+		}
+	}
+	rep := slow.read()
+	a, ok := rep.Params.(*perlcompat.Array)
+	if rep.Target().State != "remote_error" || !ok || len(a.Elems) == 0 {
+		t.Fatalf("the slow client's report: %s %v", rep.Target().State, rep.Params)
+	}
+	if m, _ := perlcompat.StringOf(a.Elems[0]); !strings.HasPrefix(m, "Session 'svc' has not published state 'nope'.  Request poe://Gw/svc/nope sent by poe://Slow/cli/x") {
+		t.Errorf("report text %q", m)
+	}
+}
+
 // A forwarded call the upstream never answers (its handler returned
 // undef) expires on the gateway after CallTimeout: nothing stays pending
 // there, the client hears nothing (as from Perl), and later calls pass.
