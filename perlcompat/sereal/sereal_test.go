@@ -506,7 +506,7 @@ func TestFreezeForgetsTheLastMessagesSharingAndKeys(t *testing.T) {
 			t.Fatalf("round %d, shared after unshared: %s, want %s", i, got, wantShared)
 		}
 	}
-	if v, err := f.Thaw(mustHex(t, wantShared)); err != nil {
+	if v, err := f.Thaw(unhex(t, wantShared)); err != nil {
 		t.Fatal(err)
 	} else if a := v.(*perlcompat.Array); a.Elems[0] != a.Elems[1] {
 		t.Error("the shared hash thawed as two")
@@ -563,13 +563,4 @@ func TestRestrictClassesAsksSerealWhileItDecodes(t *testing.T) {
 	if v, err := perlcompat.RestrictClasses(f.ForChannel(), func(string) bool { return true }).Thaw(doc); err != nil || v == nil {
 		t.Errorf("every class allowed, per-channel copy: %v, %v", v, err)
 	}
-}
-
-func mustHex(t *testing.T, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
