@@ -270,21 +270,8 @@ func TestForwardedCallsDoNotHoldTheClientsChannel(t *testing.T) {
 // client still gets its answer once it reads.
 func TestASlowClientDoesNotHoldTheUpstreamsAnswers(t *testing.T) {
 	leaktest.Check(t)
-	up, upAddr := newKernel(t, testConfig(t, "Up"))
-	up.HandleFunc("svc/echo", echo)
 	release := make(chan struct{})
-	up.HandleFunc("svc/hold", holdUntil(release))
-	cfg := testConfig(t, "Gw")
-	cfg.SendQueue = 4
-	gw, gwAddr := newKernel(t, cfg)
-	u := gw.NewUpstream("tcp", upAddr, UpstreamOptions{LinkOptions: LinkOptions{MinBackoff: 10 * time.Millisecond}})
-	t.Cleanup(u.Close)
-	gw.Handle("svc/*", u)
-
-	// The slow client: a hand-driven peer that stops reading.
-	slow := dialRaw(t, gwAddr, "Slow")
-	slow.fr = protocol.NewFrameReader(slow.nc, slow.fr.Buffered(), 64<<20)
-	waitRegistered(gw, "Slow")
+	gw, gwAddr, slow := slowClientSetup(t, holdUntil(release))
 	call := &protocol.Request{
 		Event: protocol.Specifier{Kernel: "Gw", Session: "svc", State: "hold"},
 		From:  &protocol.Specifier{Kernel: "Slow", Session: "cli", State: "x"},
@@ -293,41 +280,13 @@ func TestASlowClientDoesNotHoldTheUpstreamsAnswers(t *testing.T) {
 	call.Params = perlcompat.NewArray()
 	slow.write(call)
 
-	// Fill the slow client's socket, then its send queue.
-	ch := gw.lookup("Slow")
-	big := strings.Repeat("p", 1<<20)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	posted := 0
-	for full := false; !full; {
-		pctx, pcancel := context.WithTimeout(ctx, 200*time.Millisecond)
-		err := gw.Post(pctx, "Slow/cli/x", big)
-		pcancel()
-		if err == nil {
-			posted++
-		}
-		full = ch.sendq.full()
-	}
+	posted := fillSlowClient(ctx, gw)
 	close(release) // the upstream answers svc/hold; it cannot be queued now
 
-	// Another client's calls through the same upstream are answered.
-	cli, _ := newKernel(t, testConfig(t, "Cli"))
-	peer, err := cli.Dial(ctx, "tcp", gwAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 3; i++ {
-		if v, err := peer.Call(ctx, "svc/echo", i); err != nil || v != perlcompat.Int(i) {
-			t.Fatalf("another client's call while the slow one is stuck: %v, %v", v, err)
-		}
-	}
-
-	// The slow client reads: its posts, then the answer.
-	for i := 0; i < posted; i++ {
-		if r := slow.read(); r.Target().State != "x" {
-			t.Fatalf("frame %d is for %q, want a post to x", i, r.Target().State)
-		}
-	}
+	callsPassBeside(ctx, t, gwAddr)
+	slow.readPosts(posted)
 	ans := slow.read()
 	args, _ := ans.Args()
 	if ans.Target().State != "answer" || len(args) != 1 || args[0] != perlcompat.Text("held") {
@@ -342,25 +301,55 @@ func TestASlowClientDoesNotHoldTheUpstreamsAnswers(t *testing.T) {
 // slow client gets the report, in its place, once it reads.
 func TestASlowClientDoesNotHoldTheUpstreamsErrorReports(t *testing.T) {
 	leaktest.Check(t)
+	gw, gwAddr, slow := slowClientSetup(t, echo)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	posted := fillSlowClient(ctx, gw)
+	// A post to a state the upstream lacks: its report cannot be queued now.
+	post := &protocol.Request{
+		Event: protocol.Specifier{Kernel: "Gw", Session: "svc", State: "nope"},
+		From:  &protocol.Specifier{Kernel: "Slow", Session: "cli", State: "x"},
+	}
+	post.Params = perlcompat.NewArray(perlcompat.Int(1))
+	slow.write(post)
+
+	callsPassBeside(ctx, t, gwAddr)
+	slow.readPosts(posted)
+	rep := slow.read()
+	a, ok := rep.Params.(*perlcompat.Array)
+	if rep.Target().State != "remote_error" || !ok || len(a.Elems) == 0 {
+		t.Fatalf("the slow client's report: %s %v", rep.Target().State, rep.Params)
+	}
+	if m, _ := perlcompat.StringOf(a.Elems[0]); !strings.HasPrefix(m, "Session 'svc' has not published state 'nope'.  Request poe://Gw/svc/nope sent by poe://Slow/cli/x") {
+		t.Errorf("report text %q", m)
+	}
+}
+
+// slowClientSetup is an upstream kernel with svc/echo and svc/hold (hold),
+// a gateway "Gw" forwarding svc/* to it with send queues of 4 frames, and
+// "Slow", a hand-driven client of the gateway that will stop reading.
+func slowClientSetup(t *testing.T, hold HandlerFunc) (gw *Kernel, gwAddr string, slow *rawPeer) {
+	t.Helper()
 	up, upAddr := newKernel(t, testConfig(t, "Up"))
 	up.HandleFunc("svc/echo", echo)
+	up.HandleFunc("svc/hold", hold)
 	cfg := testConfig(t, "Gw")
 	cfg.SendQueue = 4
-	gw, gwAddr := newKernel(t, cfg)
+	gw, gwAddr = newKernel(t, cfg)
 	u := gw.NewUpstream("tcp", upAddr, UpstreamOptions{LinkOptions: LinkOptions{MinBackoff: 10 * time.Millisecond}})
 	t.Cleanup(u.Close)
 	gw.Handle("svc/*", u)
-
-	slow := dialRaw(t, gwAddr, "Slow")
+	slow = dialRaw(t, gwAddr, "Slow")
 	slow.fr = protocol.NewFrameReader(slow.nc, slow.fr.Buffered(), 64<<20)
 	waitRegistered(gw, "Slow")
+	return gw, gwAddr, slow
+}
 
-	// Fill the slow client's socket, then its send queue.
+// fillSlowClient posts 1 MB frames to Slow/cli/x until the slow client's
+// socket, then its send queue, are full; it returns how many were posted.
+func fillSlowClient(ctx context.Context, gw *Kernel) (posted int) {
 	ch := gw.lookup("Slow")
 	big := strings.Repeat("p", 1<<20)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	posted := 0
 	for full := false; !full; {
 		pctx, pcancel := context.WithTimeout(ctx, 200*time.Millisecond)
 		err := gw.Post(pctx, "Slow/cli/x", big)
@@ -370,15 +359,13 @@ func TestASlowClientDoesNotHoldTheUpstreamsErrorReports(t *testing.T) {
 		}
 		full = ch.sendq.full()
 	}
-	// A post to a state the upstream lacks: its report cannot be queued now.
-	post := &protocol.Request{
-		Event: protocol.Specifier{Kernel: "Gw", Session: "svc", State: "nope"},
-		From:  &protocol.Specifier{Kernel: "Slow", Session: "cli", State: "x"},
-	}
-	post.Params = perlcompat.NewArray(perlcompat.Int(1))
-	slow.write(post)
+	return posted
+}
 
-	// Another client's calls through the same upstream are answered.
+// callsPassBeside has another client call svc/echo through the gateway at
+// gwAddr three times, each answered within 2 seconds.
+func callsPassBeside(ctx context.Context, t *testing.T, gwAddr string) {
+	t.Helper()
 	cli, _ := newKernel(t, testConfig(t, "Cli"))
 	peer, err := cli.Dial(ctx, "tcp", gwAddr)
 	if err != nil {
@@ -389,23 +376,18 @@ func TestASlowClientDoesNotHoldTheUpstreamsErrorReports(t *testing.T) {
 		v, err := peer.Call(cctx, "svc/echo", i)
 		ccancel()
 		if err != nil || v != perlcompat.Int(i) {
-			t.Fatalf("another client's call while the slow one's report waits: %v, %v", v, err)
+			t.Fatalf("another client's call while the slow one is stuck: %v, %v", v, err)
 		}
 	}
+}
 
-	// The slow client reads: its posts, then the report.
-	for i := 0; i < posted; i++ {
-		if r := slow.read(); r.Target().State != "x" {
-			t.Fatalf("frame %d is for %q, want a post to x", i, r.Target().State)
+// readPosts reads n frames, each a post to x (fillSlowClient's).
+func (p *rawPeer) readPosts(n int) {
+	p.t.Helper()
+	for i := 0; i < n; i++ {
+		if r := p.read(); r.Target().State != "x" {
+			p.t.Fatalf("frame %d is for %q, want a post to x", i, r.Target().State)
 		}
-	}
-	rep := slow.read()
-	a, ok := rep.Params.(*perlcompat.Array)
-	if rep.Target().State != "remote_error" || !ok || len(a.Elems) == 0 {
-		t.Fatalf("the slow client's report: %s %v", rep.Target().State, rep.Params)
-	}
-	if m, _ := perlcompat.StringOf(a.Elems[0]); !strings.HasPrefix(m, "Session 'svc' has not published state 'nope'.  Request poe://Gw/svc/nope sent by poe://Slow/cli/x") {
-		t.Errorf("report text %q", m)
 	}
 }
 
