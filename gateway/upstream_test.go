@@ -325,6 +325,34 @@ func TestASlowClientDoesNotHoldTheUpstreamsErrorReports(t *testing.T) {
 	}
 }
 
+// TestASlowClientDoesNotHoldTheUpstreamsPostBacks: an upstream handler's
+// post-back to a slow client is a request the gateway serves as a
+// handler, and a handler waiting for room does not hold its channel's
+// reader (WillBlock, and failing that the watchdog's takeover).
+func TestASlowClientDoesNotHoldTheUpstreamsPostBacks(t *testing.T) {
+	leaktest.Check(t)
+	gw, gwAddr, slow := slowClientSetup(t, func(ctx context.Context, r *Request) (perlcompat.Value, error) {
+		return nil, r.PostBack(ctx, "ack", r.Args...)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	posted := fillSlowClient(ctx, gw)
+	post := &protocol.Request{
+		Event: protocol.Specifier{Kernel: "Gw", Session: "svc", State: "hold"},
+		From:  &protocol.Specifier{Kernel: "Slow", Session: "cli", State: "x"},
+	}
+	post.Params = perlcompat.NewArray(perlcompat.Int(7))
+	slow.write(post)
+
+	callsPassBeside(ctx, t, gwAddr)
+	slow.readPosts(posted)
+	back := slow.read()
+	want := perlcompat.NewArray(perlcompat.Text("ack"), perlcompat.NewArray(perlcompat.NewArray(perlcompat.Int(7))))
+	if diff := cmp.Diff(perlcompat.Value(want), back.Params); back.Target().State != "x" || diff != "" {
+		t.Fatalf("the slow client's post-back to %s (-want +got):\n%s", back.Target(), diff)
+	}
+}
+
 // slowClientSetup is an upstream kernel with svc/echo and svc/hold (hold),
 // a gateway "Gw" forwarding svc/* to it with send queues of 4 frames, and
 // "Slow", a hand-driven client of the gateway that will stop reading.
