@@ -190,12 +190,22 @@ func TestShutdownWaitsForAnswersStuckOnAFullDone(t *testing.T) {
 	if err := cli.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// No grace here: Shutdown has waited for them.
-	if got := waitingAnswers(); got != 0 {
-		t.Errorf("%d goroutines still deliver answers after Shutdown returned", got)
-	}
 	if c := recvCall(t, done); c.Err != nil {
 		t.Errorf("the answer done had room for: %v", c.Err)
+	}
+	// Shutdown waited for the others: each has delivered or dropped its
+	// answer, so none comes now that done has room.
+	time.Sleep(50 * time.Millisecond)
+	select {
+	case c := <-done:
+		t.Errorf("an answer was delivered after Shutdown returned: %v, %v", c.Reply, c.Err)
+	default:
+	}
+	// Their goroutines are past wg.Done, returning.
+	for deadline := time.Now().Add(5 * time.Second); waitingAnswers() != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines still wait to deliver answers after Shutdown", waitingAnswers())
+		}
 	}
 	// Past Shutdown, a call settles at once and starts no goroutine.
 	done <- &AsyncCall{}
