@@ -133,8 +133,9 @@ func (k *Kernel) goOn(ctx context.Context, c *AsyncCall, ch *channel, to protoco
 // settle records the answer and delivers c on Done, without waiting: a
 // full Done gets a goroutine that waits for room, or for Shutdown. That
 // goroutine counts in the kernel's wait group, so Shutdown returns only
-// once it has gone. Once Shutdown waits for the kernel's goroutines none
-// is started: an answer that finds Done full then is dropped at once.
+// once it has delivered or dropped its answer. Once Shutdown waits for
+// the kernel's goroutines none is started: an answer that finds Done
+// full then is dropped at once.
 func (c *AsyncCall) settle(v perlcompat.Value, err error) *AsyncCall {
 	c.Reply, c.Err = v, err
 	select {

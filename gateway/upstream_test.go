@@ -301,21 +301,8 @@ func TestASlowClientDoesNotHoldTheUpstreamsAnswers(t *testing.T) {
 // slow client gets the report, in its place, once it reads.
 func TestASlowClientDoesNotHoldTheUpstreamsErrorReports(t *testing.T) {
 	leaktest.Check(t)
-	gw, gwAddr, slow := slowClientSetup(t, echo)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	posted := fillSlowClient(ctx, gw)
-	// A post to a state the upstream lacks: its report cannot be queued now.
-	post := &protocol.Request{
-		Event: protocol.Specifier{Kernel: "Gw", Session: "svc", State: "nope"},
-		From:  &protocol.Specifier{Kernel: "Slow", Session: "cli", State: "x"},
-	}
-	post.Params = perlcompat.NewArray(perlcompat.Int(1))
-	slow.write(post)
-
-	callsPassBeside(ctx, t, gwAddr)
-	slow.readPosts(posted)
-	rep := slow.read()
+	// A post to a state the upstream lacks: its report cannot be queued.
+	rep := slowClientPosts(t, echo, "nope", perlcompat.Int(1))
 	a, ok := rep.Params.(*perlcompat.Array)
 	if rep.Target().State != "remote_error" || !ok || len(a.Elems) == 0 {
 		t.Fatalf("the slow client's report: %s %v", rep.Target().State, rep.Params)
@@ -331,22 +318,9 @@ func TestASlowClientDoesNotHoldTheUpstreamsErrorReports(t *testing.T) {
 // reader (WillBlock, and failing that the watchdog's takeover).
 func TestASlowClientDoesNotHoldTheUpstreamsPostBacks(t *testing.T) {
 	leaktest.Check(t)
-	gw, gwAddr, slow := slowClientSetup(t, func(ctx context.Context, r *Request) (perlcompat.Value, error) {
+	back := slowClientPosts(t, func(ctx context.Context, r *Request) (perlcompat.Value, error) {
 		return nil, r.PostBack(ctx, "ack", r.Args...)
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	posted := fillSlowClient(ctx, gw)
-	post := &protocol.Request{
-		Event: protocol.Specifier{Kernel: "Gw", Session: "svc", State: "hold"},
-		From:  &protocol.Specifier{Kernel: "Slow", Session: "cli", State: "x"},
-	}
-	post.Params = perlcompat.NewArray(perlcompat.Int(7))
-	slow.write(post)
-
-	callsPassBeside(ctx, t, gwAddr)
-	slow.readPosts(posted)
-	back := slow.read()
+	}, "hold", perlcompat.Int(7))
 	want := perlcompat.NewArray(perlcompat.Text("ack"), perlcompat.NewArray(perlcompat.NewArray(perlcompat.Int(7))))
 	if diff := cmp.Diff(perlcompat.Value(want), back.Params); back.Target().State != "x" || diff != "" {
 		t.Fatalf("the slow client's post-back to %s (-want +got):\n%s", back.Target(), diff)
@@ -407,6 +381,27 @@ func callsPassBeside(ctx context.Context, t *testing.T, gwAddr string) {
 			t.Fatalf("another client's call while the slow one is stuck: %v, %v", v, err)
 		}
 	}
+}
+
+// slowClientPosts fills the slow client of slowClientSetup(t, hold),
+// has it post [arg] to Gw/svc/state from Slow/cli/x, checks that another
+// client's calls through the same upstream pass meanwhile, and returns
+// the frame the slow client reads after the posts that filled it.
+func slowClientPosts(t *testing.T, hold HandlerFunc, state string, arg perlcompat.Value) *protocol.Request {
+	t.Helper()
+	gw, gwAddr, slow := slowClientSetup(t, hold)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	posted := fillSlowClient(ctx, gw)
+	post := &protocol.Request{
+		Event: protocol.Specifier{Kernel: "Gw", Session: "svc", State: state},
+		From:  &protocol.Specifier{Kernel: "Slow", Session: "cli", State: "x"},
+	}
+	post.Params = perlcompat.NewArray(arg)
+	slow.write(post)
+	callsPassBeside(ctx, t, gwAddr)
+	slow.readPosts(posted)
+	return slow.read()
 }
 
 // readPosts reads n frames, each a post to x (fillSlowClient's).
